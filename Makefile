@@ -1,0 +1,55 @@
+# Customer segmentation: `make report` builds everything, `make test` runs the tests. `make help` lists targets.
+PYTHON ?= python3
+PARAMS ?= params/default.yaml
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+RAW    := data/raw/synthetic_customers.csv
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data mart report rules validate test test-fast bench dashboard serve clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP)  ## create or update .venv from requirements.lock
+
+$(RAW): | $(STAMP)
+	$(PY) -m segmentation generate --out $(RAW)
+
+data: $(RAW)  ## generate the synthetic customer file (100,000 rows, seed 42)
+
+validate: $(STAMP) $(RAW)  ## run the data-quality review only
+	$(PY) -m segmentation validate --params $(PARAMS)
+
+rules: $(STAMP)  ## lint the segment rules and show which rule wins each score cell
+	$(PY) -m segmentation rules $(PARAMS)
+
+mart: $(STAMP) $(RAW)  ## build the mart (skipped when input, params and code are unchanged)
+	$(PY) -m segmentation run --params $(PARAMS)
+
+report: $(STAMP) $(RAW)  ## build the mart, the report site and the PDF (PARAMS=params/rfm11.yaml for another)
+	$(PY) -m segmentation report --params $(PARAMS)
+
+dashboard: $(STAMP) $(RAW)  ## serve the analyst dashboard on http://127.0.0.1:8050
+	$(PY) -m segmentation run --params $(PARAMS)
+	$(PY) -m segmentation dashboard --params $(PARAMS)
+
+serve: $(STAMP)  ## preview the built report site on http://127.0.0.1:8000
+	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory build/report/$(basename $(notdir $(PARAMS)))/site
+
+test: $(STAMP)  ## run the whole test suite
+	$(PY) -m pytest
+
+bench: $(STAMP)  ## time the mart at 1e5, 1e6, 1e7 customers against a plain-pandas reference
+	$(PY) -m benchmarks.mart
+
+clean:  ## remove generated data, builds and figures (keeps .venv)
+	rm -rf data build figures bench-out

@@ -1,0 +1,155 @@
+"""Command line: `python -m segmentation <command>`; user errors become one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from segmentation.errors import SegmentationError
+
+DEFAULT_PARAMS = Path("params/default.yaml")
+DEFAULT_RAW = Path("data/raw/synthetic_customers.csv")
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m segmentation",
+        description="Customer segmentation: data-quality review, RFM scores, rule-based segments, report, dashboard.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write a synthetic customer file (and its metadata JSON)")
+    gen.add_argument("--rows", type=_positive_int, default=100_000, help="number of customers (default 100000)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
+    gen.add_argument("--as-of", type=dt.date.fromisoformat, default=None, help="latest possible purchase date")
+    gen.add_argument("--out", type=Path, default=DEFAULT_RAW, help=f"CSV path (default {DEFAULT_RAW})")
+
+    val = sub.add_parser("validate", help="run only the data-quality review; writes data_quality.json")
+    _params_options(val)
+
+    rules = sub.add_parser("rules", help="lint a params file's segment rules and print which rule wins each cell")
+    rules.add_argument("params", nargs="?", type=Path, default=DEFAULT_PARAMS, help="params YAML file")
+
+    run = sub.add_parser("run", help="build the mart (customer_segments.parquet, summary, insights, manifest)")
+    _params_options(run)
+    run.add_argument("--force", action="store_true", help="rebuild even when the mart is up to date")
+
+    report = sub.add_parser("report", help="build the mart, then the report site and PDF")
+    _params_options(report)
+    report.add_argument("--jobs", type=_positive_int, default=None, help="chapters executed in parallel")
+
+    dash = sub.add_parser("dashboard", help="serve the analyst dashboard over the mart")
+    _params_options(dash)
+    dash.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dash.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SegmentationError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from segmentation.generate import write_customers
+
+    start = time.perf_counter()
+    path = write_customers(args.out, rows=args.rows, seed=args.seed, as_of=args.as_of)
+    _say(f"wrote {args.rows:,} customers to {path} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from segmentation.pipeline import validate_only
+
+    validate_only(_load_params(args), progress=_say)
+    return 0
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from segmentation.params import load_params
+    from segmentation.rules import describe
+
+    print(describe(load_params(args.params)))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from segmentation.pipeline import run
+
+    params = _load_params(args)
+    _say(f"building mart from {params.input_path} with {params.path}")
+    result = run(params, force=getattr(args, "force", False), progress=_say)
+    if not result.skipped:
+        _say(f"mart written to {result.mart_dir} in {sum(result.timings.values()):.1f} s")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from segmentation.report.build import build_report
+
+    _run(args)
+    paths = build_report(_load_params(args), jobs=args.jobs, progress=_say)
+    _say(f"site: {paths.site_index}")
+    _say(f"pdf:  {paths.pdf}")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from segmentation.dashboard.app import serve
+
+    params = _load_params(args)
+    serve(params.mart_dir, host=args.host, port=args.port, params=params)
+    return 0
+
+
+COMMANDS = {
+    "generate": _generate, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
+    "dashboard": _dashboard,
+}
+
+
+def _params_options(parser: argparse.ArgumentParser) -> None:
+    """--params and --input, shared by the commands that read data."""
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
+    parser.add_argument("--input", type=Path, default=None, help="customer file (CSV or Parquet); overrides the params")
+
+
+def _load_params(args: argparse.Namespace):
+    """The params file, with --input applied."""
+    from dataclasses import replace
+
+    from segmentation.params import load_params
+
+    params = load_params(args.params)
+    return replace(params, input_path=args.input) if args.input else params
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _say(message: str) -> None:
+    """Progress to stdout, so stderr holds nothing but the error line when something goes wrong."""
+    print(message, flush=True)

@@ -1,0 +1,289 @@
+"""Params are data: one YAML file parsed once, at the edge, into frozen typed objects that reject unknown keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from segmentation.errors import ParamsError
+
+POLICIES = ("fail", "drop", "flag")
+
+# Every data-quality check, its default policy, and what it looks for (shown in the DQ report).
+QUALITY_CHECKS: dict[str, tuple[str, str]] = {
+    "nulls": ("drop", "a required field is empty"),
+    "unparsable_values": ("fail", "a numeric or boolean field holds text that is not a number / true / false"),
+    "unparsable_dates": ("drop", "a purchase date is not an ISO date"),
+    "out_of_range": ("flag", "age outside 18–80, credit score outside 300–850 or churn risk outside 0–1"),
+    "last_before_first": ("drop", "last purchase is earlier than first purchase"),
+    "dates_after_reference": ("drop", "a purchase date falls after the reference date"),
+    "negative_money": ("drop", "total spent, average order value or income is negative"),
+    "aov_not_positive": ("drop", "average order value is zero or negative"),
+    "aov_above_total": ("drop", "average order value exceeds total spent"),
+    "duplicate_ids": ("flag", "a customer id is used by more than one row (ids are re-issued)"),
+    "duplicate_rows": ("drop", "a row is an exact copy of another row (one copy is kept)"),
+}
+
+# Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
+DEFAULT_PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+    "#8C564B", "#B8860B", "#6A3D9A", "#1B9E77", "#E7298A", "#66A61E",
+)
+FALLBACK_COLOR = "#7F7F7F"
+
+SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "f", "m"}
+FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
+TOP_KEYS = {
+    "title", "input", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy",
+    "segments", "fallback",
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A named segment: inclusive score ranges on R, F and M (None on the fallback), and what to do about it."""
+
+    id: str
+    name: str
+    description: str
+    actions: tuple[str, ...]
+    risks: tuple[str, ...]
+    color: str
+    r: tuple[int, int] | None = None
+    f: tuple[int, int] | None = None
+    m: tuple[int, int] | None = None
+
+    @property
+    def is_fallback(self) -> bool:
+        """True for the catch-all segment that has no score ranges."""
+        return self.r is None
+
+    def matches(self, r: int, f: int, m: int) -> bool:
+        """Whether a customer with these scores falls inside all three ranges."""
+        if self.is_fallback:
+            return True
+        return all(lo <= v <= hi for v, (lo, hi) in ((r, self.r), (f, self.f), (m, self.m)))
+
+
+@dataclass(frozen=True)
+class PremiumParams:
+    """How the premium-subscription uplift is estimated."""
+
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    seed: int = 20261127
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything one run needs: where data lives, how to score, and the ordered segment rules."""
+
+    path: Path
+    sha256: str
+    title: str
+    input_path: Path
+    mart_dir: Path
+    reference_date: dt.date | None
+    bins: int
+    quality: dict[str, str]
+    premium: PremiumParams
+    export_contacts: bool
+    segments: tuple[Segment, ...]
+    fallback: Segment
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Short name of this params set (the file stem), used to name report folders."""
+        return self.path.stem
+
+    @property
+    def all_segments(self) -> tuple[Segment, ...]:
+        """Rules in precedence order, fallback last."""
+        return (*self.segments, self.fallback)
+
+    def segment(self, segment_id: str) -> Segment:
+        """The segment with this id."""
+        for seg in self.all_segments:
+            if seg.id == segment_id:
+                return seg
+        raise ParamsError(f"{self.path}: no segment with id '{segment_id}'")
+
+
+def load_params(path: str | Path, *, root: Path | None = None) -> Params:
+    """Read, lint and type a params YAML file; relative data paths resolve against `root` (default: cwd)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read params file ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of settings at the top level")
+    params = _parse(path, raw, root or Path.cwd(), hashlib.sha256(text.encode()).hexdigest())
+    from segmentation.rules import check_reachable  # late import: rules imports this module
+
+    check_reachable(params)
+    return params
+
+
+def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
+    """Turn the YAML mapping into Params, naming file and key on the first problem."""
+    _reject_unknown(path, "top level", raw, TOP_KEYS)
+    scores = _mapping(path, raw, "scores")
+    _reject_unknown(path, "scores", scores, {"bins"})
+    bins = _int(path, "scores", "bins", scores.get("bins", 5))
+    if not 2 <= bins <= 10:
+        raise ParamsError(f"{path}: scores: key 'bins' must be between 2 and 10, got {bins}")
+
+    segments_raw = raw.get("segments")
+    if not isinstance(segments_raw, list) or not segments_raw:
+        raise ParamsError(f"{path}: key 'segments' must be a non-empty list of segment rules")
+    if "fallback" not in raw:
+        raise ParamsError(f"{path}: key 'fallback' is required (the segment for customers no rule matches)")
+    palette = iter(DEFAULT_PALETTE * 4)
+    segments = tuple(_segment(path, item, bins, next(palette), fallback=False) for item in segments_raw)
+    fallback = _segment(path, raw["fallback"], bins, FALLBACK_COLOR, fallback=True)
+    seen: set[str] = set()
+    for seg in (*segments, fallback):
+        if seg.id in seen:
+            raise ParamsError(f"{path}: segment '{seg.id}': key 'id' is used twice")
+        seen.add(seg.id)
+
+    quality = dict((check, default) for check, (default, _) in QUALITY_CHECKS.items())
+    quality_raw = _mapping(path, raw, "quality")
+    _reject_unknown(path, "quality", quality_raw, set(QUALITY_CHECKS))
+    for check, policy in quality_raw.items():
+        if policy not in POLICIES:
+            raise ParamsError(f"{path}: quality: key '{check}' must be one of {', '.join(POLICIES)}, got {policy!r}")
+        quality[check] = policy
+
+    premium_raw = _mapping(path, raw, "premium")
+    _reject_unknown(path, "premium", premium_raw, {"bootstrap_samples", "confidence", "seed"})
+    premium = PremiumParams(
+        bootstrap_samples=_int(path, "premium", "bootstrap_samples", premium_raw.get("bootstrap_samples", 1000)),
+        confidence=float(premium_raw.get("confidence", 0.95)),
+        seed=_int(path, "premium", "seed", premium_raw.get("seed", 20261127)),
+    )
+    if not 0.5 <= premium.confidence < 1:
+        raise ParamsError(f"{path}: premium: key 'confidence' must be in [0.5, 1), got {premium.confidence}")
+    privacy = _mapping(path, raw, "privacy")
+    _reject_unknown(path, "privacy", privacy, {"export_contacts"})
+    export_contacts = privacy.get("export_contacts", False)
+    if not isinstance(export_contacts, bool):
+        raise ParamsError(f"{path}: privacy: key 'export_contacts' must be true or false")
+
+    return Params(
+        path=path,
+        sha256=sha256,
+        title=str(raw.get("title", "Customer segmentation")),
+        input_path=_path(root, raw.get("input", "data/raw/synthetic_customers.csv")),
+        mart_dir=_path(root, raw.get("mart_dir", "data/mart")),
+        reference_date=_date(path, raw.get("reference_date")),
+        bins=bins,
+        quality=quality,
+        premium=premium,
+        export_contacts=export_contacts,
+        segments=segments,
+        fallback=fallback,
+        raw=raw,
+    )
+
+
+def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: bool) -> Segment:
+    """Parse one segment rule; the fallback has no score ranges."""
+    where = "fallback" if fallback else "segments"
+    if not isinstance(item, dict):
+        raise ParamsError(f"{path}: {where}: each segment must be a mapping with id, name, …")
+    seg_id = item.get("id")
+    if not isinstance(seg_id, str) or not seg_id.strip():
+        raise ParamsError(f"{path}: {where}: a segment has no 'id' (a short text such as 'top')")
+    label = f"segment '{seg_id}'"
+    _reject_unknown(path, label, item, FALLBACK_KEYS if fallback else SEGMENT_KEYS)
+    for key in ("name", "description"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            raise ParamsError(f"{path}: {label}: key '{key}' must be a non-empty text")
+    actions = _texts(path, label, "actions", item.get("actions"), 2, 3)
+    risks = _texts(path, label, "risks", item.get("risks"), 1, 4)
+    color = item.get("color", default_color)
+    if not (isinstance(color, str) and len(color) == 7 and color.startswith("#")):
+        raise ParamsError(f"{path}: {label}: key 'color' must be a hex colour like '#1f77b4', got {color!r}")
+    ranges = {}
+    if not fallback:
+        for key in ("r", "f", "m"):
+            ranges[key] = _score_range(path, label, key, item.get(key), bins)
+    return Segment(
+        id=seg_id, name=item["name"].strip(), description=item["description"].strip(),
+        actions=actions, risks=risks, color=color, **ranges,
+    )
+
+
+def _score_range(path: Path, label: str, key: str, value: Any, bins: int) -> tuple[int, int]:
+    """An inclusive [low, high] score range inside 1..bins."""
+    if value is None:
+        raise ParamsError(f"{path}: {label}: key '{key}' is required, e.g. {key}: [1, {bins}]")
+    if not (isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)):
+        raise ParamsError(f"{path}: {label}: key '{key}' must be two whole numbers [low, high], got {value!r}")
+    low, high = value
+    if low > high:
+        raise ParamsError(f"{path}: {label}: key '{key}' range [{low}, {high}] is inverted (low > high)")
+    if low < 1 or high > bins:
+        raise ParamsError(f"{path}: {label}: key '{key}' range [{low}, {high}] is outside the scores 1..{bins}")
+    return (low, high)
+
+
+def _texts(path: Path, label: str, key: str, value: Any, least: int, most: int) -> tuple[str, ...]:
+    """A list of `least`..`most` non-empty texts."""
+    if not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
+        raise ParamsError(f"{path}: {label}: key '{key}' must be a list of texts")
+    if not least <= len(value) <= most:
+        raise ParamsError(f"{path}: {label}: key '{key}' must list {least} to {most} items, got {len(value)}")
+    return tuple(v.strip() for v in value)
+
+
+def _reject_unknown(path: Path, where: str, mapping: dict[str, Any], allowed: set[str]) -> None:
+    """Fail on the first key that is not in `allowed` (typos must not pass silently)."""
+    for key in mapping:
+        if key not in allowed:
+            raise ParamsError(f"{path}: {where}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+
+
+def _mapping(path: Path, raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional nested mapping, empty when absent."""
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ParamsError(f"{path}: key '{key}' must be a mapping")
+    return value
+
+
+def _int(path: Path, where: str, key: str, value: Any) -> int:
+    """A whole number (booleans are not numbers here)."""
+    if type(value) is not int:
+        raise ParamsError(f"{path}: {where}: key '{key}' must be a whole number, got {value!r}")
+    return value
+
+
+def _date(path: Path, value: Any) -> dt.date | None:
+    """An ISO date or None (meaning: derive it from the data)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ParamsError(f"{path}: key 'reference_date' must be an ISO date like 2026-11-01, got {value!r}") from None
+
+
+def _path(root: Path, value: Any) -> Path:
+    """A data path, relative ones taken from the project root."""
+    p = Path(str(value))
+    return p if p.is_absolute() else root / p

@@ -1,0 +1,248 @@
+"""The mart, end to end: raw → validated → ids → RFM features → scores → segments → summary and insights.
+
+Run it with `python -m segmentation run --params params/default.yaml` (or `python -m segmentation.pipeline`).
+All files land in the params' mart folder together, or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pandera.errors import SchemaErrors
+
+from segmentation import __version__, countries, insights, premium, quality, summary
+from segmentation.engine import connect, sequential
+from segmentation.features import add_rfm
+from segmentation.ids import issue_ids
+from segmentation.load import ROW, read_raw
+from segmentation.mart import (
+    CONTACTS, CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SCHEMA_VERSION, SUMMARY, publish, write_json,
+)
+from segmentation.params import Params
+from segmentation.schema import PERSONAL_FIELDS, field_names
+from segmentation.scores import add_scores, cutoffs
+from segmentation.segments import assign_segments
+
+MART_COLUMNS = (
+    "customer_id", "source_customer_id", "age", "gender", "city", "country", "country_iso3", "income",
+    "credit_score", "loyalty_points", "first_purchase_date", "last_purchase_date", "total_spent",
+    "avg_order_value", "favorite_category", "device_type", "churn_risk", "subscription", "marketing_opt_in",
+    "support_tickets", quality.FLAGS, "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+    "rfm_code", "segment_id", "segment_name",
+)
+SUMMARY_LISTS = {"key_traits": pa.string(), "trait_features": pa.string(), "trait_effects": pa.float64(),
+                 "actions": pa.string(), "risks": pa.string()}
+CODE_MODULES = ("load", "quality", "ids", "features", "scores", "segments", "countries", "premium", "summary",
+                "insights", "pipeline", "schema", "mart")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What a run produced (or found up to date)."""
+
+    mart_dir: Path
+    manifest: dict[str, Any]
+    skipped: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run(params: Params, *, force: bool = False, progress: Progress | None = None,
+        threads: int | None = None, memory_limit: str | None = None) -> RunResult:
+    """Build the mart for these params, unless the existing one was built from the same input, params and code."""
+    say = progress or (lambda _msg: None)
+    fingerprint = {
+        "input_sha256": file_sha256(params.input_path) if params.input_path.is_file() else None,
+        "params_sha256": params.sha256,
+        "code_sha256": code_sha256(),
+    }
+    current = _existing_manifest(params.mart_dir)
+    if not force and current and current.get("fingerprint") == fingerprint and current.get("schema_version") == SCHEMA_VERSION:
+        say(f"mart {params.mart_dir} is up to date (same input, params and code)")
+        return RunResult(params.mart_dir, current, skipped=True)
+
+    timings: dict[str, float] = {}
+    con = connect(threads=threads, memory_limit=memory_limit)
+    with _stage("load", timings, say):
+        raw = read_raw(con, params.input_path)
+    with _stage("validate", timings, say) as note:
+        review = quality.review(raw, params)
+        validated = con.create_table("validated", review.table, temp=True)
+        check_contract(validated, params, review)
+        note(f"{review.rows_in:,} → {review.rows_out:,} rows")
+    with _stage("ids", timings, say):
+        identified = issue_ids(validated)
+    with _stage("features", timings, say):
+        features = add_rfm(identified, review.reference_date)
+    with _stage("scores", timings, say) as note:
+        cuts = cutoffs(features, params.bins)
+        scored = add_scores(features, cuts)
+        note(", ".join(f"{d}: {', '.join(f'{c:g}' for c in cs)}" for d, cs in cuts.items()))
+    with _stage("segments", timings, say):
+        segmented = assign_segments(scored, params)
+        # sorted once here: the file is written in this order and the summary sums in it
+        mart = con.create_table("mart", _with_iso3(segmented).select(*MART_COLUMNS).order_by("customer_id"), temp=True)
+    with _stage("summary", timings, say), sequential(con):
+        overall = summary.overall_kpis(mart)
+        segment_table = summary.segment_summary(mart, params, overall)
+        uplift = premium.uplift(premium.cell_stats(mart).execute(), params.premium)
+        found = [
+            insights.revenue_concentration(mart.monetary.to_pyarrow().to_numpy()),
+            insights.recency_split(mart, params.bins),
+            insights.at_risk_value(mart, params.bins, overall["revenue"]),
+            insights.premium_uplift(uplift),
+        ]
+    with _stage("write", timings, say) as note, publish(params.mart_dir) as staging:
+        mart.to_parquet(staging / CUSTOMERS)
+        _write_summary(segment_table, staging / SUMMARY)
+        write_json(staging / INSIGHTS, {
+            "reference_date": review.reference_date.isoformat(),
+            "customers": int(overall["customers"]), "revenue": overall["revenue"],
+            "overall": {k: overall[k] for k in summary.KPIS}, "insights": found,
+        })
+        write_json(staging / QUALITY, review.to_json(params.input_path))
+        if params.export_contacts:
+            _write_contacts(identified, staging / CONTACTS)
+        manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
+        write_json(staging / MANIFEST, manifest)
+        note(str(params.mart_dir))
+    return RunResult(params.mart_dir, manifest, timings=timings)
+
+
+def validate_only(params: Params, *, progress: Progress | None = None) -> quality.QualityReview:
+    """Run only the data-quality review and publish data_quality.json beside the mart."""
+    say = progress or (lambda _msg: None)
+    con = connect()
+    raw = read_raw(con, params.input_path)
+    review = quality.review(raw, params)
+    with publish(params.mart_dir) as staging:
+        write_json(staging / QUALITY, review.to_json(params.input_path))
+    for check in review.checks:
+        say(f"{check.id:<22} {check.policy:<5} {check.count:>9,}  {check.action}")
+    say(f"{review.rows_in:,} rows in, {review.rows_out:,} rows pass; "
+        f"{review.duplicate_ids['ids']:,} ids used by {review.duplicate_ids['rows']:,} rows")
+    return review
+
+
+def check_contract(validated: ibis.Table, params: Params, review: quality.QualityReview) -> None:
+    """Verify the validated table with pandera; a failure here is a bug in the checks, not bad input."""
+    contract = quality.validated_contract(params, review.reference_date)
+    try:
+        contract.validate(validated, lazy=True)
+    except SchemaErrors as exc:
+        raise RuntimeError(f"validated table breaks its contract (a bug in the quality checks): {exc}") from exc
+
+
+def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.QualityReview,
+                   cuts: dict[str, list[float]], mart_rows: int, timings: dict[str, float]) -> dict[str, Any]:
+    """Provenance of a run: hashes, reference date, rows per stage, cut-offs, versions and stage timings."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "fingerprint": fingerprint,
+        "params": {"path": str(params.path), "name": params.name, "sha256": params.sha256},
+        "input": {"path": str(params.input_path), "sha256": fingerprint["input_sha256"], "rows": review.rows_in},
+        "reference_date": review.reference_date.isoformat(),
+        "rows": {"raw": review.rows_in, "validated": review.rows_out, "mart": mart_rows},
+        "score_cutoffs": cuts,
+        "score_values": {"r": "-recency_days", "f": "frequency", "m": "monetary"},
+        "versions": versions(),
+        # timings vary run to run: kept apart from the outputs that must be byte-identical
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of this package, Python and the libraries that shape the output."""
+    found = {"segmentation": __version__, "python": platform.python_version()}
+    for dist in ("ibis-framework", "duckdb", "pandas", "pyarrow", "pandera"):
+        found[dist] = importlib_metadata.version(dist)
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_sha256() -> str:
+    """SHA-256 of the mart's own source, so a code change rebuilds the mart."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in CODE_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def _with_iso3(table: ibis.Table) -> ibis.Table:
+    """Add country_iso3 from the distinct country names (a few hundred, resolved client-side)."""
+    names = [n for n in table.select("country").distinct().execute()["country"].tolist() if n is not None]
+    codes = {name: code for name, code in countries.iso3_map(sorted(names)).items() if code}
+    return table.mutate(country_iso3=table.country.substitute(codes, else_=ibis.null("string")))
+
+
+def _write_summary(segment_table, path: Path) -> None:
+    """Write the segment summary with fixed list types (an all-empty list column must not become null-typed)."""
+    fields = []
+    for name, dtype in segment_table.dtypes.items():
+        if name in SUMMARY_LISTS:
+            fields.append(pa.field(name, pa.list_(SUMMARY_LISTS[name])))
+        elif name in ("customers", "precedence"):
+            fields.append(pa.field(name, pa.int64()))
+        elif dtype.kind == "f":
+            fields.append(pa.field(name, pa.float64()))
+        else:
+            fields.append(pa.field(name, pa.string()))
+    table = pa.Table.from_pandas(segment_table, schema=pa.schema(fields), preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(None), path)
+
+
+def _write_contacts(identified: ibis.Table, path: Path) -> None:
+    """Names and emails by new customer id, only when the params allow personal data out."""
+    identified.select("customer_id", *PERSONAL_FIELDS).order_by("customer_id").to_parquet(path)
+
+
+def _existing_manifest(mart_dir: Path) -> dict[str, Any] | None:
+    """The manifest of the mart already there, if any."""
+    try:
+        return json.loads((mart_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float], say: Progress) -> Iterator[Callable[[str], None]]:
+    """Time a stage and report it on one line, with an optional note from inside the stage."""
+    notes: list[str] = []
+    start = time.perf_counter()
+    yield notes.append
+    timings[name] = time.perf_counter() - start
+    say(f"  {name:<9} {timings[name]:6.2f} s  {'; '.join(notes)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m segmentation.pipeline`: the same as `python -m segmentation run`."""
+    from segmentation.cli import main as cli_main
+
+    return cli_main(["run", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Validated stage: parse the raw fields, run every data-quality check, apply each check's policy, record it all.
+
+Every check is one Ibis predicate over the parsed table (true = the row fails). Counts for all checks come from
+one aggregate; `fail` stops the run, `drop` removes rows, `flag` keeps them and names the check in `dq_flags`.
+The validated table's contract (types, no nulls, ranges the policies promise) is then verified with pandera.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandera.ibis as pa
+from ibis import _
+
+from segmentation.errors import InputDataError, describe_rows
+from segmentation.load import ROW
+from segmentation.params import QUALITY_CHECKS, Params
+from segmentation.schema import PERSONAL_FIELDS, field_types
+
+RAW = "raw_"  # prefix of the unparsed text columns kept while checking
+FLAGS = "dq_flags"
+OPTIONAL_FIELDS = ("name", "email", "city")  # blank is tolerated: not needed for RFM or segment profiles
+RANGES = {"age": (18, 80), "credit_score": (300, 850), "churn_risk": (0, 1)}
+MONEY = ("total_spent", "avg_order_value", "income")
+DATES = ("first_purchase_date", "last_purchase_date")
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    """One data-quality check: which fields it reads and the predicate that is true on a failing row."""
+
+    id: str
+    fields: tuple[str, ...]
+    failing: Callable[[ibis.Table], ibis.BooleanValue]
+
+    @property
+    def description(self) -> str:
+        """What the check looks for, in words."""
+        return QUALITY_CHECKS[self.id][1]
+
+
+@dataclass
+class CheckResult:
+    """What one check found and what was done about it."""
+
+    id: str
+    description: str
+    fields: list[str]
+    policy: str
+    count: int
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    action: str = "none needed"
+
+
+@dataclass
+class QualityReview:
+    """The validated table and the review that produced it."""
+
+    table: ibis.Table
+    reference_date: dt.date
+    rows_in: int
+    rows_out: int
+    duplicate_ids: dict[str, int]
+    checks: list[CheckResult]
+
+    def to_json(self, input_path: Path) -> dict[str, Any]:
+        """The review as written to data_quality.json."""
+        return {
+            "input": str(input_path),
+            "reference_date": self.reference_date.isoformat(),
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "duplicate_ids": self.duplicate_ids,
+            "checks": [vars(c) for c in self.checks],
+        }
+
+
+def parse(raw: ibis.Table) -> ibis.Table:
+    """Typed fields (null where a value does not parse) beside their original text, plus the row number."""
+    typed = {}
+    for name, kind in field_types().items():
+        text = raw[name].cast("string").strip()
+        typed[RAW + name] = ibis.ifelse(text == "", None, text)
+        typed[name] = typed[RAW + name] if kind == "string" else typed[RAW + name].try_cast(kind)
+    return raw.select(ROW, **typed)
+
+
+def checks(reference_date: dt.date) -> list[Check]:
+    """All checks, in report order; predicates treat an unknown (null) outcome as passing."""
+    types = field_types()
+    required = [n for n in types if n not in OPTIONAL_FIELDS]
+    parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
+    ref = ibis.date(reference_date)
+    return [
+        Check("nulls", tuple(required), lambda t: _any(t[RAW + n].isnull() for n in required)),
+        Check("unparsable_values", tuple(parsed_kinds), lambda t: _any(_unparsed(t, n) for n in parsed_kinds)),
+        Check("unparsable_dates", DATES, lambda t: _any(_unparsed(t, n) for n in DATES)),
+        Check(
+            "out_of_range", tuple(RANGES),
+            lambda t: _any(~t[n].between(lo, hi) for n, (lo, hi) in RANGES.items()),
+        ),
+        Check("last_before_first", DATES, lambda t: t.last_purchase_date < t.first_purchase_date),
+        Check("dates_after_reference", DATES, lambda t: _any(t[n] >= ref for n in DATES)),
+        Check("negative_money", MONEY, lambda t: _any(t[n] < 0 for n in MONEY)),
+        Check("aov_not_positive", ("avg_order_value",), lambda t: t.avg_order_value <= 0),
+        # one cent of slack: both values are rounded to cents independently
+        Check(
+            "aov_above_total", ("avg_order_value", "total_spent"),
+            lambda t: t.avg_order_value > t.total_spent + 0.01,
+        ),
+        Check("duplicate_ids", ("customer_id",), lambda t: t.id_rows > 1),
+        Check("duplicate_rows", tuple(types), lambda t: t.copy_number > 1),
+    ]
+
+
+def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
+    """The params' reference date, or the day after the latest parsable last purchase."""
+    if params.reference_date is not None:
+        return params.reference_date
+    latest = parsed.last_purchase_date.max().execute()
+    if latest is None:
+        raise InputDataError(f"{params.input_path}: field last_purchase_date has no parsable date in any row")
+    return _as_date(latest) + dt.timedelta(days=1)
+
+
+def review(raw: ibis.Table, params: Params) -> QualityReview:
+    """Run every check on the raw table, apply the policies, and return the validated table with the review."""
+    parsed = parse(raw)
+    reference_date = reference_date_for(parsed, params)
+    names = list(field_types())
+    marked = parsed.mutate(
+        id_rows=_.count().over(group_by=RAW + "customer_id"),
+        copy_number=ibis.row_number().over(group_by=[RAW + n for n in names], order_by=ROW) + 1,
+    )
+    all_checks = checks(reference_date)
+    failing = {c.id: c.failing(marked).fill_null(False) for c in all_checks}
+    counts = marked.aggregate(
+        rows=_.count(),
+        dup_ids=ibis.ifelse(marked.id_rows > 1, marked[RAW + "customer_id"], None).nunique(),
+        **{cid: pred.cast("int64").sum() for cid, pred in failing.items()},
+    ).execute().iloc[0]
+    rows_in = int(counts["rows"])
+
+    results = []
+    for check in all_checks:
+        policy = params.quality[check.id]
+        count = int(counts[check.id] or 0)
+        result = CheckResult(check.id, check.description, list(check.fields), policy, count)
+        if count:
+            result.examples = _examples(marked, failing[check.id], check.fields)
+            if policy == "fail":
+                rows = [e[ROW] for e in result.examples]
+                raise InputDataError(
+                    f"{params.input_path}: field {', '.join(check.fields[:4])}{'…' if len(check.fields) > 4 else ''}: "
+                    f"{check.description} in {describe_rows(count, rows)}; "
+                    f"policy for check '{check.id}' is 'fail' in {params.path}"
+                )
+            result.action = {"drop": "dropped", "flag": "kept and flagged"}[policy] + f" {describe_rows(count)}"
+        results.append(result)
+
+    dropped = _any(failing[r.id] for r in results if r.policy == "drop" and r.count)
+    flags = [ibis.ifelse(failing[r.id], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
+    validated = marked.mutate(**{FLAGS: _concat(flags).substr(1)})
+    if dropped is not None:
+        validated = validated.filter(~dropped)
+    validated = validated.select(ROW, *names, FLAGS)
+    rows_out = int(validated.count().execute())
+    duplicate_ids = {"ids": int(counts["dup_ids"] or 0), "rows": int(counts["duplicate_ids"] or 0)}
+    return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, results)
+
+
+def validated_contract(params: Params, reference_date: dt.date) -> pa.DataFrameSchema:
+    """What the validated table promises, given the policies: types always; the rest unless a check only flags."""
+    drops = {cid for cid, policy in params.quality.items() if policy != "flag"}
+    types = field_types()
+    columns = {}
+    for name, kind in types.items():
+        column_checks = []
+        if name in RANGES and "out_of_range" in drops:
+            column_checks.append(pa.Check.in_range(*RANGES[name]))
+        if name in MONEY and "negative_money" in drops:
+            column_checks.append(pa.Check.ge(0))
+        if name == "avg_order_value" and "aov_not_positive" in drops:
+            column_checks.append(pa.Check.gt(0))
+        if name in DATES and "dates_after_reference" in drops:
+            column_checks.append(pa.Check.lt(reference_date))
+        nullable = name in OPTIONAL_FIELDS or "nulls" not in drops
+        columns[name] = pa.Column(ibis.dtype(kind), checks=column_checks, nullable=nullable)
+    frame_checks = []
+    if "last_before_first" in drops:
+        frame_checks.append(pa.Check(lambda data: data.table.last_purchase_date >= data.table.first_purchase_date,
+                                     name="last_on_or_after_first"))
+    columns[FLAGS] = pa.Column(ibis.dtype("string"))
+    columns[ROW] = pa.Column(ibis.dtype("int64"))
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=True, name="validated customers")
+
+
+def _examples(table: ibis.Table, predicate: ibis.BooleanValue, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Up to five failing rows (row number and the checked fields as written in the file), never personal data."""
+    shown = [f for f in fields if f not in PERSONAL_FIELDS][:8]
+    rows = table.filter(predicate).order_by(ROW).limit(EXAMPLES).select(ROW, *(RAW + f for f in shown)).execute()
+    out = []
+    for rec in rows.to_dict("records"):
+        item = {ROW: int(rec[ROW])}
+        item.update({f: (None if _is_missing(rec[RAW + f]) else rec[RAW + f]) for f in shown})
+        out.append(item)
+    return out
+
+
+def _unparsed(t: ibis.Table, name: str) -> ibis.BooleanValue:
+    """Text present but not parsable as the field's type."""
+    return t[RAW + name].notnull() & t[name].isnull()
+
+
+def _any(predicates) -> ibis.BooleanValue | None:
+    """OR of the predicates, each null counted as false; None for no predicates."""
+    result = None
+    for p in predicates:
+        p = p.fill_null(False)
+        result = p if result is None else result | p
+    return result
+
+
+def _concat(parts: list[ibis.StringValue]) -> ibis.StringValue:
+    """Concatenation of string expressions ('' for none)."""
+    result = ibis.literal("")
+    for p in parts:
+        result = result + p
+    return result
+
+
+def _as_date(value: Any) -> dt.date:
+    """A date from what an engine returns for a date scalar."""
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None and NaN."""
+    return value is None or value != value

@@ -1,0 +1,51 @@
+"""Shared fixtures: a small generated customer file and a mart built from it by the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segmentation.generate import write_customers
+from segmentation.params import Params, load_params
+from segmentation.pipeline import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_ROWS = 2_000
+
+
+def params_copy(source: Path, folder: Path, **overrides) -> Path:
+    """A copy of a params file in `folder`, with top-level keys replaced (e.g. input, mart_dir)."""
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    raw.update({k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()})
+    path = folder / source.name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_csv(tmp_path_factory) -> Path:
+    """A 2,000-customer file from the generator (seed 7)."""
+    folder = tmp_path_factory.mktemp("raw")
+    return write_customers(folder / "customers.csv", rows=SMALL_ROWS, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_mart(tmp_path_factory, small_csv) -> Params:
+    """Params (a copy of params/default.yaml) whose mart is already built from the small file."""
+    folder = tmp_path_factory.mktemp("mart")
+    path = params_copy(ROOT / "params" / "default.yaml", folder, input=small_csv, mart_dir=folder / "mart")
+    params = load_params(path)
+    run(params)
+    return params
+
+
+@pytest.fixture(scope="session")
+def small_mart_rfm11(tmp_path_factory, small_csv) -> Params:
+    """The same small file segmented with params/rfm11.yaml."""
+    folder = tmp_path_factory.mktemp("mart11")
+    path = params_copy(ROOT / "params" / "rfm11.yaml", folder, input=small_csv, mart_dir=folder / "mart")
+    params = load_params(path)
+    run(params)
+    return params

@@ -1,0 +1,113 @@
+"""Params lint: unknown keys, bad types, empty or inverted ranges, unreachable rules; shipped files load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segmentation.errors import ParamsError
+from segmentation.params import load_params
+from segmentation.rules import coverage, score_cube, winner
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "params" / "default.yaml"
+
+
+def edited(tmp_path: Path, change) -> Path:
+    """A copy of default.yaml after `change(raw)` edits its parsed mapping."""
+    raw = yaml.safe_load(DEFAULT.read_text())
+    change(raw)
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "rfm11.yaml"])
+def test_shipped_params_load_and_every_segment_wins_cells(name):
+    params = load_params(ROOT / "params" / name)
+    table = coverage(params)
+    assert (table["cells_won"] > 0).all()
+    assert table["cells_won"].sum() == params.bins**3
+    assert len({s.color for s in params.all_segments}) == len(params.all_segments)
+
+
+def test_rfm11_has_the_eleven_classic_segments_in_order():
+    params = load_params(ROOT / "params" / "rfm11.yaml")
+    assert [s.name for s in params.all_segments] == [
+        "Champions", "Loyal Customers", "Can't Lose Them", "At Risk", "Potential Loyalist", "New Customers",
+        "Promising", "Need Attention", "About To Sleep", "Hibernating", "Lost",
+    ]
+
+
+def test_first_matching_rule_wins():
+    params = load_params(DEFAULT)
+    assert winner(params.all_segments, 5, 5, 5).id == "top"
+    assert winner(params.all_segments, 1, 5, 5).id == "at_risk"
+    assert winner(params.all_segments, 5, 1, 5).id == "new"
+    assert winner(params.all_segments, 3, 3, 3).id == "steady"
+    cube = score_cube(params)
+    assert len(cube) == 125 and cube.query("r == 5 and f == 5 and m == 5").segment_id.item() == "top"
+
+
+def swap_first_two(raw):
+    raw["segments"][0], raw["segments"][1] = raw["segments"][1], raw["segments"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda raw: raw["segments"][0].update(colour="#000000"), "segment 'top': unknown key 'colour'"),
+        (lambda raw: raw.update(bins=4), "top level: unknown key 'bins'"),
+        (lambda raw: raw["segments"][1].update(r=[2, 1]), "segment 'at_risk': key 'r' range [2, 1] is inverted"),
+        (lambda raw: raw["segments"][1].update(f=[0, 6]), "segment 'at_risk': key 'f' range [0, 6] is outside"),
+        (lambda raw: raw["segments"][1].update(m=[]), "segment 'at_risk': key 'm' must be two whole numbers"),
+        (lambda raw: raw["segments"][1].update(m="high"), "segment 'at_risk': key 'm' must be two whole numbers"),
+        (lambda raw: raw["segments"][2].pop("r"), "segment 'new': key 'r' is required"),
+        (lambda raw: raw["segments"][2].update(actions=["only one"]), "segment 'new': key 'actions' must list 2 to 3"),
+        (lambda raw: raw["segments"][3].update(id="top"), "segment 'top': key 'id' is used twice"),
+        (lambda raw: raw["scores"].update(bins="five"), "scores: key 'bins' must be a whole number"),
+        (lambda raw: raw["quality"].update(nulls="ignore"), "quality: key 'nulls' must be one of fail, drop, flag"),
+        (lambda raw: raw["quality"].update(typo_check="drop"), "quality: unknown key 'typo_check'"),
+        (lambda raw: raw.pop("fallback"), "key 'fallback' is required"),
+        (lambda raw: raw.update(reference_date="yesterday"), "key 'reference_date' must be an ISO date"),
+        # a catch-all rule first leaves nothing for the rules after it
+        (lambda raw: raw["segments"].insert(0, {**raw["segments"][0], "id": "all", "r": [1, 5], "f": [1, 5], "m": [1, 5]}),
+         "segment 'top': can never match"),
+        (lambda raw: raw["segments"].append({**raw["segments"][0], "id": "late", "r": [4, 5], "f": [4, 5], "m": [5, 5]}),
+         "segment 'late': can never match"),
+    ],
+)
+def test_lint_names_file_segment_and_key(tmp_path, change, message):
+    path = edited(tmp_path, change)
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_fallback_that_can_never_match_is_an_error(tmp_path):
+    path = edited(tmp_path, lambda raw: raw["segments"].append(
+        {**raw["segments"][0], "id": "rest", "r": [1, 5], "f": [1, 5], "m": [1, 5]}))
+    with pytest.raises(ParamsError, match="fallback: can never match"):
+        load_params(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ParamsError, match="cannot read params file"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments: [\n")
+    with pytest.raises(ParamsError, match="not valid YAML at line"):
+        load_params(bad)
+
+
+def test_an_earlier_narrower_rule_takes_its_cells_first(tmp_path):
+    path = edited(tmp_path, lambda raw: raw["segments"].insert(
+        0, {**raw["segments"][0], "id": "vip", "r": [5, 5], "f": [5, 5], "m": [5, 5]}))
+    params = load_params(path)
+    assert winner(params.all_segments, 5, 5, 5).id == "vip"
+    assert winner(params.all_segments, 4, 5, 5).id == "top"
+    assert coverage(params).set_index("segment_id").loc["top", "cells_won"] == 7

@@ -1,0 +1,169 @@
+"""Data-quality checks, policies, and every failure path of the CLI (one line, exit 2, previous outputs kept)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentation.cli import main
+from segmentation.errors import InputDataError
+from segmentation.mart import CUSTOMERS, QUALITY, read_mart
+from segmentation.params import load_params
+from segmentation.pipeline import run, validate_only
+
+from .conftest import ROOT, params_copy
+
+GOOD = {
+    "customer_id": "10001", "name": "Ann Lee", "email": "ann.lee@example.com", "age": "40", "gender": "Female",
+    "city": "Springfield", "country": "Korea", "income": "50000.0", "credit_score": "700",
+    "loyalty_points": "120", "first_purchase_date": "2024-01-10", "last_purchase_date": "2025-06-01",
+    "total_spent": "300.0", "avg_order_value": "60.0", "favorite_category": "Books", "device_type": "Mobile",
+    "churn_risk": "0.3", "subscription": "True", "marketing_opt_in": "False", "support_tickets": "1",
+}
+
+
+def customer_file(tmp_path: Path, rows: list[dict[str, str]], name: str = "customers.csv") -> Path:
+    """A CSV of good rows with the given edits (row i = GOOD updated with rows[i])."""
+    frame = pd.DataFrame([{**GOOD, "customer_id": str(10001 + i), **edits} for i, edits in enumerate(rows)])
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def params_for(tmp_path: Path, data: Path, **overrides):
+    """Default params reading `data`, with a mart in tmp_path/mart."""
+    return load_params(params_copy(ROOT / "params" / "default.yaml", tmp_path, input=data,
+                                   mart_dir=tmp_path / "mart", **overrides))
+
+
+def checks_of(review) -> dict[str, object]:
+    return {c.id: c for c in review.checks}
+
+
+def test_every_check_counts_its_rows_and_shows_examples(tmp_path):
+    rows = [{}] * 5 + [
+        {"age": ""},                                                  # nulls (drop)
+        {"age": "95"},                                                # out_of_range (flag)
+        {"first_purchase_date": "2025-07-01"},                        # last_before_first (drop)
+        {"first_purchase_date": "2024-02-30"},                        # unparsable_dates (drop)
+        {"total_spent": "-5.0"},                                      # negative_money + aov_above_total (drop)
+        {"avg_order_value": "0"},                                     # aov_not_positive (drop)
+        {"avg_order_value": "400.0"},                                 # aov_above_total (drop)
+        {"customer_id": "10001", "age": "41"},                        # duplicate_ids (flag)
+    ]
+    path = customer_file(tmp_path, rows)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    pd.concat([frame, frame.iloc[[1]]]).to_csv(path, index=False)  # an exact duplicate of row 2
+    params = params_for(tmp_path, path, reference_date="2025-12-01")
+    review = validate_only(params)
+    found = checks_of(review)
+    assert found["nulls"].count == 1 and found["nulls"].examples[0]["input_row"] == 6
+    assert found["out_of_range"].count == 1 and found["out_of_range"].action == "kept and flagged 1 row"
+    assert found["last_before_first"].count == 1
+    assert found["unparsable_dates"].count == 1
+    assert found["negative_money"].count == 1
+    assert found["aov_not_positive"].count == 1
+    assert found["aov_above_total"].count == 2
+    assert found["duplicate_rows"].count == 1 and found["duplicate_rows"].examples[0]["input_row"] == 14
+    assert review.duplicate_ids == {"ids": 2, "rows": 4}  # 10001: rows 1 and 13; 10002: row 2 and its copy
+    assert review.rows_in == 14
+    dropped = {6, 8, 9, 10, 11, 12, 14}
+    assert review.rows_out == review.rows_in - len(dropped)
+    written = json.loads((tmp_path / "mart" / QUALITY).read_text())
+    assert [c["id"] for c in written["checks"]] == list(found)
+    assert all("name" not in e and "email" not in e for c in written["checks"] for e in c["examples"])
+
+
+def test_flagged_rows_carry_their_check_ids_into_the_mart(tmp_path):
+    path = customer_file(tmp_path, [{}, {"age": "95"}, {"customer_id": "10001", "age": "41"}, {}])
+    params = params_for(tmp_path, path)
+    run(params)
+    mart = pd.read_parquet(tmp_path / "mart" / CUSTOMERS).set_index("age")
+    assert mart.loc[95, "dq_flags"] == "out_of_range"
+    assert sorted(mart["dq_flags"]) == ["", "duplicate_ids", "duplicate_ids", "out_of_range"]
+
+
+def test_drop_policy_can_be_changed_to_fail(tmp_path):
+    path = customer_file(tmp_path, [{}, {}, {"avg_order_value": "0"}])
+    params = params_for(tmp_path, path, quality={"aov_not_positive": "fail"})
+    with pytest.raises(InputDataError) as err:
+        run(params)
+    message = str(err.value)
+    assert str(path) in message and "avg_order_value" in message and "1 row (e.g. row 3)" in message
+
+
+def test_policy_keep_lets_out_of_range_rows_through_without_breaking_the_contract(tmp_path):
+    path = customer_file(tmp_path, [{}, {"age": "120"}])
+    run(params_for(tmp_path, path, quality={"out_of_range": "flag"}))
+    assert (tmp_path / "mart" / CUSTOMERS).exists()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """Run the real command line in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-m", "segmentation", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_bad_input_is_one_line_exit_2_and_leaves_the_previous_mart(tmp_path):
+    good = customer_file(tmp_path, [{}, {}, {}], name="good.csv")
+    params_path = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=good, mart_dir=tmp_path / "mart")
+    assert cli("run", "--params", str(params_path)).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "mart").iterdir()}
+
+    bad = customer_file(tmp_path, [{}, {"credit_score": "excellent"}, {"loyalty_points": "many"}], name="bad.csv")
+    result = cli("run", "--params", str(params_path), "--input", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert str(bad) in result.stderr and "credit_score" in result.stderr and "2 rows (e.g. row 2, 3)" in result.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "mart").iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mart-staging")]
+
+    debug = cli("--debug", "run", "--params", str(params_path), "--input", str(bad))
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "input file not found"),
+        ("customer_id,name\n1,x\n", "field(s) email, age"),
+        ("", "file is empty"),
+        ("\x00\x01PAR1 not really", "field(s) customer_id"),
+    ],
+)
+def test_unreadable_input_files(tmp_path, capsys, content, expected):
+    path = tmp_path / "input.csv"
+    if content is not None:
+        path.write_text(content)
+    params_path = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=path, mart_dir=tmp_path / "mart")
+    assert main(["run", "--params", str(params_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(path) in err and expected in err
+    assert not (tmp_path / "mart").exists()
+
+
+def test_bad_params_exit_2_with_file_and_key(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text((ROOT / "params" / "default.yaml").read_text().replace("bins: 5", "bins: 5\n  bin: 3"))
+    assert main(["rules", str(path)]) == 2
+    assert f"{path}: scores: unknown key 'bin'" in capsys.readouterr().err
+
+
+def test_rules_command_prints_coverage(capsys):
+    assert main(["rules", str(ROOT / "params" / "rfm11.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "125 cells" in out and "Champions" in out and "M=5" in out
+
+
+def test_parquet_input_reads_like_csv(tmp_path, small_csv, small_mart):
+    parquet = tmp_path / "customers.parquet"
+    pd.read_csv(small_csv, dtype={"customer_id": str}).to_parquet(parquet)
+    params = params_for(tmp_path, parquet)
+    run(params)
+    got = read_mart(params.mart_dir).customers.drop(columns=["first_purchase_date", "last_purchase_date"])
+    expected = read_mart(small_mart.mart_dir).customers.drop(columns=["first_purchase_date", "last_purchase_date"])
+    pd.testing.assert_frame_equal(got, expected)
