@@ -1,10 +1,10 @@
 """Id stage: issue new unique customer ids in first-purchase order, so any row order of a file gets the same ids.
 
-Order: first_purchase_date, then every other field as a tie-break, in this documented sequence:
-last_purchase_date, source customer_id, total_spent, avg_order_value, then the remaining fields in file order.
-Exact duplicate rows tie on everything, but they are identical, so whichever gets which id the output is the same.
-Ranks are taken within each first-purchase date (a partitioned window) and offset by the number of customers on
-earlier dates, so no window spans the whole table.
+Order: first_purchase_date, then last_purchase_date, source customer_id, total_spent, avg_order_value, and
+finally a hash of all 20 fields. Rows that tie on all of these are exact copies (a 64-bit hash collision aside),
+so whichever copy gets which id, the output is the same. Ranks are taken within each first-purchase date (a
+partitioned window over a narrow projection) and offset by the number of customers on earlier dates, so no
+window spans the whole table.
 """
 
 from __future__ import annotations
@@ -12,31 +12,34 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
+from segmentation.load import ROW
 from segmentation.schema import field_names
 
 ID_PREFIX = "C"
 ID_DIGITS = 6
-TIE_BREAK = ("last_purchase_date", "customer_id", "total_spent", "avg_order_value")
+TIE_BREAK = ("last_purchase_date", "customer_id", "total_spent", "avg_order_value", "row_hash")
 
 
-def tie_break_order() -> list[str]:
-    """Fields that order customers who share a first-purchase date, most significant first."""
-    rest = [n for n in field_names() if n not in TIE_BREAK and n != "first_purchase_date"]
-    return [*TIE_BREAK, *rest]
+def row_hash(table: ibis.Table) -> ibis.IntegerValue:
+    """A hash of all 20 fields: the last tie-break, equal only for identical rows."""
+    return ibis.struct({name: table[name] for name in field_names()}).hash()
+
+
+def customer_numbers(validated: ibis.Table) -> ibis.Table:
+    """input_row -> customer_number (1, 2, …) in first-purchase order with the documented tie-break."""
+    keys = validated.select(ROW, "first_purchase_date", *TIE_BREAK[:-1], row_hash=row_hash(validated))
+    per_day = keys.group_by("first_purchase_date").aggregate(day_customers=_.count())
+    # days are few (thousands), so a running total over them is cheap on any engine
+    offsets = per_day.mutate(
+        offset=_.day_customers.sum().over(order_by="first_purchase_date", rows=(None, 0)) - _.day_customers
+    ).drop("day_customers")
+    ranked = keys.mutate(day_rank=ibis.row_number().over(group_by="first_purchase_date", order_by=list(TIE_BREAK)))
+    numbered = ranked.join(offsets, "first_purchase_date")
+    return numbered.select(ROW, customer_number=numbered.offset + numbered.day_rank + 1)
 
 
 def issue_ids(validated: ibis.Table) -> ibis.Table:
-    """Rename `customer_id` to `source_customer_id` and add a new unique `customer_id` (C000001, …)."""
-    per_day = validated.group_by("first_purchase_date").aggregate(day_customers=_.count())
-    # days are few (thousands), so a running total over them is cheap on any engine
-    offsets = per_day.mutate(
-        offset=(_.day_customers.sum().over(order_by="first_purchase_date", rows=(None, 0)) - _.day_customers)
-    ).drop("day_customers")
-    ranked = validated.mutate(
-        day_rank=ibis.row_number().over(group_by="first_purchase_date", order_by=tie_break_order())
-    )
-    joined = ranked.join(offsets, "first_purchase_date")
-    number = (joined.offset + joined.day_rank + 1).cast("string")
-    width = max(ID_DIGITS, 1)
-    new_id = ibis.literal(ID_PREFIX) + number.lpad(width, "0")
-    return joined.mutate(source_customer_id=joined.customer_id, customer_id=new_id).drop("offset", "day_rank")
+    """Rename `customer_id` to `source_customer_id`; add the new unique `customer_id` (C000001, …) and its number."""
+    joined = validated.join(customer_numbers(validated), ROW)
+    new_id = ibis.literal(ID_PREFIX) + joined.customer_number.cast("string").lpad(ID_DIGITS, "0")
+    return joined.mutate(source_customer_id=joined.customer_id, customer_id=new_id)

@@ -80,8 +80,9 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     with _stage("load", timings, say):
         raw = read_raw(con, params.input_path)
     with _stage("validate", timings, say) as note:
-        review = quality.review(raw, params)
+        review = quality.review(con, raw, params)
         validated = con.create_table("validated", review.table, temp=True)
+        con.drop_table("marked")
         check_contract(validated, params, review)
         note(f"{review.rows_in:,} → {review.rows_out:,} rows")
     with _stage("ids", timings, say):
@@ -95,7 +96,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     with _stage("segments", timings, say):
         segmented = assign_segments(scored, params)
         # sorted once here: the file is written in this order and the summary sums in it
-        mart = con.create_table("mart", _with_iso3(segmented).select(*MART_COLUMNS).order_by("customer_id"), temp=True)
+        mart = con.create_table("mart", _with_iso3(segmented, validated).order_by("customer_number").select(*MART_COLUMNS), temp=True)
     with _stage("summary", timings, say), sequential(con):
         overall = summary.overall_kpis(mart)
         segment_table = summary.segment_summary(mart, params, overall)
@@ -128,7 +129,7 @@ def validate_only(params: Params, *, progress: Progress | None = None) -> qualit
     say = progress or (lambda _msg: None)
     con = connect()
     raw = read_raw(con, params.input_path)
-    review = quality.review(raw, params)
+    review = quality.review(con, raw, params)
     with publish(params.mart_dir) as staging:
         write_json(staging / QUALITY, review.to_json(params.input_path))
     for check in review.checks:
@@ -191,9 +192,9 @@ def code_sha256() -> str:
     return digest.hexdigest()
 
 
-def _with_iso3(table: ibis.Table) -> ibis.Table:
-    """Add country_iso3 from the distinct country names (a few hundred, resolved client-side)."""
-    names = [n for n in table.select("country").distinct().execute()["country"].tolist() if n is not None]
+def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
+    """Add country_iso3 from the distinct country names of the validated table (a few hundred, resolved here)."""
+    names = [n for n in validated.select("country").distinct().execute()["country"].tolist() if n is not None]
     codes = {name: code for name, code in countries.iso3_map(sorted(names)).items() if code}
     return table.mutate(country_iso3=table.country.substitute(codes, else_=ibis.null("string")))
 

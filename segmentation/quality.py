@@ -16,6 +16,7 @@ from typing import Any
 import ibis
 import pandera.ibis as pa
 from ibis import _
+from ibis.backends import BaseBackend
 
 from segmentation.errors import InputDataError, describe_rows
 from segmentation.load import ROW
@@ -82,13 +83,25 @@ class QualityReview:
 
 
 def parse(raw: ibis.Table) -> ibis.Table:
-    """Typed fields (null where a value does not parse) beside their original text, plus the row number."""
+    """Typed fields (null where a value does not parse) plus, for non-text fields, their original text."""
     typed = {}
     for name, kind in field_types().items():
-        text = raw[name].cast("string").strip()
-        typed[RAW + name] = ibis.ifelse(text == "", None, text)
-        typed[name] = typed[RAW + name] if kind == "string" else typed[RAW + name].try_cast(kind)
+        column = raw[name]
+        if column.type() == ibis.dtype(kind):  # typed input (Parquet): nothing to parse
+            written = column.nullif("") if kind == "string" else column
+            parsed = written
+        else:
+            written = column.cast("string").nullif("")
+            parsed = written if kind == "string" else written.try_cast(kind)
+        if kind != "string":
+            typed[RAW + name] = written
+        typed[name] = parsed
     return raw.select(ROW, **typed)
+
+
+def as_written(name: str) -> str:
+    """The column holding a field's text as written in the file."""
+    return name if field_types()[name] == "string" else RAW + name
 
 
 def checks(reference_date: dt.date) -> list[Check]:
@@ -98,7 +111,7 @@ def checks(reference_date: dt.date) -> list[Check]:
     parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
     ref = ibis.date(reference_date)
     return [
-        Check("nulls", tuple(required), lambda t: _any(t[RAW + n].isnull() for n in required)),
+        Check("nulls", tuple(required), lambda t: _any(t[as_written(n)].isnull() for n in required)),
         Check("unparsable_values", tuple(parsed_kinds), lambda t: _any(_unparsed(t, n) for n in parsed_kinds)),
         Check("unparsable_dates", DATES, lambda t: _any(_unparsed(t, n) for n in DATES)),
         Check(
@@ -129,20 +142,18 @@ def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
     return _as_date(latest) + dt.timedelta(days=1)
 
 
-def review(raw: ibis.Table, params: Params) -> QualityReview:
+def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
     """Run every check on the raw table, apply the policies, and return the validated table with the review."""
-    parsed = parse(raw)
+    parsed = con.create_table("parsed", parse(raw), temp=True)
     reference_date = reference_date_for(parsed, params)
     names = list(field_types())
-    marked = parsed.mutate(
-        id_rows=_.count().over(group_by=RAW + "customer_id"),
-        copy_number=ibis.row_number().over(group_by=[RAW + n for n in names], order_by=ROW) + 1,
-    )
+    marked = con.create_table("marked", mark_repeats(parsed), temp=True)
+    con.drop_table("parsed")
     all_checks = checks(reference_date)
     failing = {c.id: c.failing(marked).fill_null(False) for c in all_checks}
     counts = marked.aggregate(
         rows=_.count(),
-        dup_ids=ibis.ifelse(marked.id_rows > 1, marked[RAW + "customer_id"], None).nunique(),
+        dup_ids=ibis.ifelse(marked.id_rows > 1, marked.customer_id, None).nunique(),
         **{cid: pred.cast("int64").sum() for cid, pred in failing.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
@@ -175,6 +186,27 @@ def review(raw: ibis.Table, params: Params) -> QualityReview:
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, results)
 
 
+def mark_repeats(parsed: ibis.Table) -> ibis.Table:
+    """Add id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row).
+
+    Exact copies are found in two steps: rows whose hash of all fields is shared are candidates, and only the
+    candidates (few) are compared field by field, so the whole table is never sorted on all 20 fields.
+    """
+    written = [as_written(n) for n in field_types()]
+    hashed = parsed.mutate(row_hash=ibis.struct({c: parsed[c] for c in written}).hash())
+    shared = hashed.group_by("row_hash").aggregate(n=_.count()).filter(_.n > 1).select("row_hash")
+    candidates = hashed.semi_join(shared, "row_hash")
+    copies = (
+        candidates.mutate(copy_number=ibis.row_number().over(group_by=written, order_by=ROW) + 1)
+        .filter(_.copy_number > 1)
+        .select(ROW, "copy_number")
+    )
+    id_rows = parsed.group_by("customer_id").aggregate(id_rows=_.count())
+    marked = parsed.left_join(id_rows, "customer_id").drop("customer_id_right")
+    marked = marked.left_join(copies, ROW).drop(f"{ROW}_right")
+    return marked.mutate(copy_number=marked.copy_number.fill_null(1), id_rows=marked.id_rows.fill_null(1))
+
+
 def validated_contract(params: Params, reference_date: dt.date) -> pa.DataFrameSchema:
     """What the validated table promises, given the policies: types always; the rest unless a check only flags."""
     drops = {cid for cid, policy in params.quality.items() if policy != "flag"}
@@ -204,11 +236,11 @@ def validated_contract(params: Params, reference_date: dt.date) -> pa.DataFrameS
 def _examples(table: ibis.Table, predicate: ibis.BooleanValue, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     """Up to five failing rows (row number and the checked fields as written in the file), never personal data."""
     shown = [f for f in fields if f not in PERSONAL_FIELDS][:8]
-    rows = table.filter(predicate).order_by(ROW).limit(EXAMPLES).select(ROW, *(RAW + f for f in shown)).execute()
+    rows = table.filter(predicate).order_by(ROW).limit(EXAMPLES).select(ROW, *(as_written(f) for f in shown)).execute()
     out = []
     for rec in rows.to_dict("records"):
         item = {ROW: int(rec[ROW])}
-        item.update({f: (None if _is_missing(rec[RAW + f]) else rec[RAW + f]) for f in shown})
+        item.update({f: (None if _is_missing(rec[as_written(f)]) else rec[as_written(f)]) for f in shown})
         out.append(item)
     return out
 

@@ -1,0 +1,170 @@
+"""Plotly figures of the dashboard, each drawn from an already aggregated table (a few dozen numbers, never rows)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
+NOT_PREMIUM = "#d9dde3"
+SEQUENTIAL = [[0, "#eef4fb"], [0.5, "#6aa3d5"], [1, "#0b4f8a"]]
+
+# A small template of our own: plotly's default one would add ~6 kB to every figure sent to the browser.
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": FONT, "size": 12, "color": INK},
+        "title": {"font": {"size": 14}, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "margin": {"l": 8, "r": 8, "t": 36, "b": 8},
+        "xaxis": {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True},
+        "yaxis": {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True},
+        "hoverlabel": {"font": {"family": FONT}},
+        "separators": ".,",
+    }
+)
+# Plot config for every graph: no plotly.com links, and map shapes from this app instead of plotly's CDN.
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+def _figure(title: str, **layout: object) -> go.Figure:
+    """An empty figure with our template and a title."""
+    return go.Figure(layout={"template": TEMPLATE, "title": {"text": title}, **layout})
+
+
+def _no_data(fig: go.Figure) -> go.Figure:
+    """Say so on the figure when the filters leave nobody."""
+    fig.add_annotation(text="No customers match these filters", showarrow=False, xref="paper", yref="paper",
+                       x=0.5, y=0.5, font={"color": MUTED, "size": 13})
+    return fig
+
+
+def segment_customers_figure(table: pd.DataFrame) -> go.Figure:
+    """Bars: selected customers per segment, in the report's segment colours."""
+    fig = _figure("Customers by segment", showlegend=False, yaxis={"tickformat": ",d"})
+    fig.add_bar(
+        x=table["segment_name"], y=table["customers"], marker_color=table["color"],
+        text=table["customers"], texttemplate="%{text:,d}", textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}<br>%{y:,d} customers<extra></extra>",
+    )
+    return fig if table["customers"].sum() else _no_data(fig)
+
+
+def segment_revenue_figure(table: pd.DataFrame) -> go.Figure:
+    """Bars: revenue of the selected customers per segment."""
+    fig = _figure("Revenue by segment", showlegend=False, yaxis={"tickprefix": "$", "tickformat": "~s"})
+    fig.add_bar(
+        x=table["segment_name"], y=table["revenue"], marker_color=table["color"],
+        text=table["revenue"], texttemplate="$%{text:.3~s}", textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}<br>$%{y:,.0f}<extra></extra>",
+    )
+    return fig if table["customers"].sum() else _no_data(fig)
+
+
+def rf_grid_figure(count: np.ndarray, avg_monetary: np.ndarray) -> go.Figure:
+    """Two R×F heatmaps side by side: customers per cell, and their mean monetary value."""
+    scores = list(range(1, count.shape[0] + 1))
+    fig = _two_panels("R × F score grid", "Customers", "Avg monetary ($)", spacing=0.12)
+    fig.add_heatmap(
+        z=count, x=scores, y=scores, colorscale=SEQUENTIAL, showscale=False, xgap=2, ygap=2,
+        texttemplate="%{z:.3~s}", hovertemplate="R %{y} · F %{x}<br>%{z:,d} customers<extra></extra>",
+    )
+    fig.add_heatmap(
+        z=np.round(avg_monetary, 0), x=scores, y=scores, colorscale=SEQUENTIAL, showscale=False, xgap=2, ygap=2,
+        texttemplate="%{z:,.0f}", hovertemplate="R %{y} · F %{x}<br>$%{z:,.0f} per customer<extra></extra>",
+        xaxis="x2", yaxis="y2",
+    )
+    fig.update_xaxes(title_text="F score (frequency)", tickvals=scores, showgrid=False)
+    fig.update_yaxes(tickvals=scores, showgrid=False)
+    fig.update_layout(yaxis_title_text="R score (recency)")
+    return fig if count.sum() else _no_data(fig)
+
+
+def tickets_loyalty_figure(table: pd.DataFrame) -> go.Figure:
+    """Two bar panels per segment: mean support tickets and mean loyalty points of the selected customers."""
+    fig = _two_panels("Support tickets and loyalty points", "Avg support tickets", "Avg loyalty points", spacing=0.16)
+    panels = (("avg_support_tickets", ".2f", "x", "y"), ("avg_loyalty_points", ",.0f", "x2", "y2"))
+    for column, fmt, xaxis, yaxis in panels:
+        fig.add_bar(
+            y=table["segment_name"], x=table[column].round(2), orientation="h", marker_color=table["color"],
+            texttemplate=f"%{{x:{fmt}}}", textposition="auto",
+            hovertemplate=f"%{{y}}<br>%{{x:{fmt}}}<extra></extra>", xaxis=xaxis, yaxis=yaxis,
+        )
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    fig.update_layout(showlegend=False, yaxis2_showticklabels=False)
+    return fig if table["customers"].sum() else _no_data(fig)
+
+
+def _two_panels(title: str, left: str, right: str, *, spacing: float) -> go.Figure:
+    """An empty figure with two side-by-side panels (traces go to axes x/y and x2/y2)."""
+    return go.Figure(layout=copy.deepcopy(_two_panel_layout(title, left, right, spacing)))
+
+
+@functools.cache
+def _two_panel_layout(title: str, left: str, right: str, spacing: float) -> dict:
+    """The layout of a two-panel figure; make_subplots is slow (~20 ms), so each one is built once."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=spacing)
+    fig.update_layout(template=TEMPLATE, title={"text": title}, margin={"t": 56})
+    fig.update_annotations(font={"size": 12, "color": MUTED})
+    return fig.layout.to_plotly_json()
+
+
+def country_map_figure(countries: pd.DataFrame) -> go.Figure:
+    """World map shaded by selected customers per country (one value per ISO-3 code)."""
+    fig = _figure(
+        "Customers by country", margin={"l": 0, "r": 0, "t": 36, "b": 0},
+        geo={"projection": {"type": "natural earth"}, "showframe": False, "showcoastlines": False,
+             "showcountries": True, "countrycolor": "#ffffff", "showland": True, "landcolor": "#eef0f3",
+             "showocean": False, "lataxis": {"range": [-58, 85]}, "bgcolor": "white"},
+    )
+    fig.add_choropleth(
+        locations=countries["iso3"], z=countries["customers"], locationmode="ISO-3", text=countries["country"],
+        customdata=countries["revenue"].round(0), colorscale=SEQUENTIAL, marker_line_color="white",
+        marker_line_width=0.5, colorbar={"title": {"text": "Customers"}, "thickness": 12, "len": 0.8},
+        hovertemplate="%{text}<br>%{z:,d} customers<br>$%{customdata:,.0f} revenue<extra></extra>",
+    )
+    return fig if len(countries) else _no_data(fig)
+
+
+def category_heatmap_figure(counts: pd.DataFrame, segment_names: tuple[str, ...]) -> go.Figure:
+    """Heatmap of favourite category × segment: each column shows how the segment's customers split by category."""
+    totals = counts.sum(axis=0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.round(counts.to_numpy() / totals, 4)
+    fig = _figure("Favourite category × segment (share of segment)", margin={"t": 36, "b": 8})
+    fig.add_heatmap(
+        z=share, x=list(segment_names), y=list(counts.index), customdata=counts.to_numpy(), colorscale=SEQUENTIAL,
+        xgap=2, ygap=2, texttemplate="%{z:.0%}", colorbar={"tickformat": ".0%", "thickness": 12},
+        hovertemplate="%{y} · %{x}<br>%{customdata:,d} customers (%{z:.1%} of segment)<extra></extra>",
+    )
+    fig.update_xaxes(showgrid=False, side="bottom")
+    fig.update_yaxes(showgrid=False, autorange="reversed")
+    return fig if totals.sum() else _no_data(fig)
+
+
+def premium_split_figure(table: pd.DataFrame) -> go.Figure:
+    """Stacked bars per segment: share of the selected customers with and without a premium subscription."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        premium_share = (table["premium"] / table["customers"]).fillna(0).round(4)
+    others = table["customers"] - table["premium"]
+    fig = _figure("Premium split per segment", barmode="stack",
+                  xaxis={"tickformat": ".0%", "range": [0, 1.02], "tickvals": [0, 0.25, 0.5, 0.75, 1]},
+                  legend={"orientation": "h", "y": -0.15, "traceorder": "normal"})
+    fig.add_bar(
+        y=table["segment_name"], x=premium_share, orientation="h", name="Premium", marker_color=table["color"],
+        customdata=table["premium"], texttemplate="%{x:.0%}", textposition="inside",
+        hovertemplate="%{y}<br>%{customdata:,d} premium (%{x:.1%})<extra></extra>",
+    )
+    fig.add_bar(
+        y=table["segment_name"], x=(1 - premium_share).where(table["customers"] > 0, 0), orientation="h",
+        name="Not premium", marker_color=NOT_PREMIUM, customdata=others,
+        hovertemplate="%{y}<br>%{customdata:,d} not premium (%{x:.1%})<extra></extra>",
+    )
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    return fig if table["customers"].sum() else _no_data(fig)

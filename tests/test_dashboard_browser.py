@@ -1,0 +1,129 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright, against a local server only."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+from werkzeug.serving import make_server
+
+from segmentation.dashboard.app import create_app
+from segmentation.mart import CUSTOMERS
+from segmentation.params import Params
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOCAL_HOSTS = {"127.0.0.1"}
+TIMEOUT_MS = 20_000
+
+pytestmark = pytest.mark.browser
+
+
+def _require_chromium() -> None:
+    """Skip without a browser, except in CI, where a missing browser is a failure."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(small_mart: Params) -> Iterator[str]:
+    """The app over the small mart, served on a free port of 127.0.0.1 in a background thread, stopped afterwards."""
+    server = make_server("127.0.0.1", 0, create_app(small_mart.mart_dir, params=small_mart).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="dashboard-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@dataclass
+class Browser:
+    """A Chromium page and what it logged: console errors and every URL it requested."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    requested_urls: list[str] = field(default_factory=list)
+
+    def wait_for_customers(self, count: int) -> None:
+        """Wait until the customers card shows `count`."""
+        self.page.wait_for_function(
+            "(expected) => document.querySelector('#kpi-customers-value')?.innerText === expected", arg=f"{count:,}"
+        )
+
+
+@pytest.fixture(scope="module")
+def browser(dashboard_url: str) -> Iterator[Browser]:
+    """A Chromium page that records console errors and requests; closed afterwards."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+            session = Browser(context.new_page())
+            session.page.set_default_timeout(TIMEOUT_MS)
+            session.page.on("console", lambda msg: msg.type == "error" and session.console_errors.append(msg.text))
+            session.page.on("pageerror", lambda exc: session.console_errors.append(str(exc)))
+            session.page.on("request", lambda request: session.requested_urls.append(request.url))
+            yield session
+        finally:
+            chromium.close()
+
+
+def test_dashboard_in_browser(browser: Browser, dashboard_url: str, small_mart: Params, tmp_path: Path) -> None:
+    """Loads cleanly, a filter moves the customers card to the pandas count, the export has that many rows, offline."""
+    page = browser.page
+    customers = pd.read_parquet(small_mart.mart_dir / CUSTOMERS)
+    premium = customers[customers["subscription"]]
+
+    page.goto(dashboard_url)
+    page.wait_for_selector("#graph-map .choroplethlocation")  # the map drew: its shapes came from /assets
+    browser.wait_for_customers(len(customers))
+
+    page.locator("#filter-premium label", has_text="Yes").click()
+    browser.wait_for_customers(len(premium))
+    page.wait_for_function("window.location.search.includes('premium=yes')")
+    page.wait_for_timeout(500)  # let the charts finish redrawing before the screenshot
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    with page.expect_download() as download_info:
+        page.locator("#export-button").click()
+    exported = tmp_path / "export.csv"
+    download_info.value.save_as(exported)
+    rows = pd.read_csv(exported)
+    assert len(rows) == len(premium)
+    assert set(rows["customer_id"]) == set(premium["customer_id"])
+
+    assert browser.console_errors == []
+    outside = [url for url in browser.requested_urls if urlsplit(url).hostname not in LOCAL_HOSTS]
+    assert outside == [], f"requests left 127.0.0.1: {outside}"
+
+
+def test_shared_link_restores_filters(browser: Browser, dashboard_url: str, small_mart: Params) -> None:
+    """Opening a URL with a query string sets the widgets and the numbers from it."""
+    page = browser.page
+    customers = pd.read_parquet(small_mart.mart_dir / CUSTOMERS)
+    segment = str(customers["segment_id"].mode()[0])
+    expected = customers[(customers["segment_id"] == segment) & ~customers["marketing_opt_in"]]
+
+    page.goto(f"{dashboard_url}?segment={segment}&opt_in=no")
+    browser.wait_for_customers(len(expected))
+    assert page.locator("#filter-opt-in input[value='no']").is_checked()
+    assert browser.console_errors == []
