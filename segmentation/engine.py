@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import ibis
 from ibis.backends import BaseBackend
 
@@ -18,16 +15,3 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> Base
         config["memory_limit"] = memory_limit
     return ibis.duckdb.connect(**config)
 
-
-@contextmanager
-def sequential(con: BaseBackend) -> Iterator[None]:
-    """Run the enclosed queries on one thread, so floating-point sums add up in the same order every run."""
-    if con.name != "duckdb":
-        yield
-        return
-    threads = con.raw_sql("SELECT current_setting('threads')").fetchone()[0]
-    con.raw_sql("SET threads = 1")
-    try:
-        yield
-    finally:
-        con.raw_sql(f"SET threads = {int(threads)}")

@@ -38,8 +38,11 @@ def customer_numbers(validated: ibis.Table) -> ibis.Table:
     return numbered.select(ROW, customer_number=numbered.offset + numbered.day_rank + 1)
 
 
-def issue_ids(validated: ibis.Table) -> ibis.Table:
-    """Rename `customer_id` to `source_customer_id`; add the new unique `customer_id` (C000001, …) and its number."""
-    joined = validated.join(customer_numbers(validated), ROW)
+def issue_ids(validated: ibis.Table, numbers: ibis.Table | None = None) -> ibis.Table:
+    """Rename `customer_id` to `source_customer_id`; add the new unique `customer_id` (C000001, …) and its number.
+
+    `numbers` is `customer_numbers(validated)`, passed in when the caller has already computed it.
+    """
+    joined = validated.join(customer_numbers(validated) if numbers is None else numbers, ROW)
     new_id = ibis.literal(ID_PREFIX) + joined.customer_number.cast("string").lpad(ID_DIGITS, "0")
     return joined.mutate(source_customer_id=joined.customer_id, customer_id=new_id)

@@ -6,7 +6,9 @@ from typing import Any
 
 import ibis
 import numpy as np
-from ibis import _
+import pandas as pd
+
+from segmentation.stats import SCALES
 
 
 def revenue_concentration(monetary: np.ndarray) -> dict[str, Any]:
@@ -40,58 +42,60 @@ def revenue_concentration(monetary: np.ndarray) -> dict[str, Any]:
     return _insight("revenue_concentration", "Revenue concentration", sentence, numbers)
 
 
-def recency_split(table: ibis.Table, bins: int) -> dict[str, Any]:
-    """How recently active customers (top two R scores) split into frequent buyers and new, low-frequency ones."""
+def recency_split(cells: pd.DataFrame, bins: int) -> dict[str, Any]:
+    """How recently active customers (top two R scores) split into frequent buyers and new, low-frequency ones.
+
+    `cells` holds exact counts and sums per R, F, M cell (and subscription), as from `premium.cell_stats`.
+    """
     high = bins - 1  # the top two scores count as high
-    recent = table.filter(table.r_score >= high)
-    row = recent.aggregate(
-        recent=_.count(),
-        frequent=(recent.f_score >= high).cast("int64").sum(),
-        low_frequency=(recent.f_score <= 2).cast("int64").sum(),
-        frequent_revenue=ibis.ifelse(recent.f_score >= high, recent.monetary, 0).sum(),
-        low_frequency_revenue=ibis.ifelse(recent.f_score <= 2, recent.monetary, 0).sum(),
-    ).execute().iloc[0]
-    n = int(row["recent"])
+    recent = cells[cells["r_score"] >= high]
+    frequent, low = recent[recent["f_score"] >= high], recent[recent["f_score"] <= 2]
+    n = int(recent["n"].sum())
     numbers = {
         "recent_customers": n,
         "definition": f"R score >= {high}; frequent: F >= {high}; low-frequency: F <= 2",
-        "frequent_share": int(row["frequent"]) / n if n else 0.0,
-        "low_frequency_share": int(row["low_frequency"]) / n if n else 0.0,
-        "frequent_revenue": float(row["frequent_revenue"] or 0),
-        "low_frequency_revenue": float(row["low_frequency_revenue"] or 0),
+        "frequent_share": int(frequent["n"].sum()) / n if n else 0.0,
+        "low_frequency_share": int(low["n"].sum()) / n if n else 0.0,
+        "frequent_revenue": _revenue(frequent),
+        "low_frequency_revenue": _revenue(low),
     }
-    frequent, low = numbers["frequent_share"], numbers["low_frequency_share"]
-    if abs(frequent - low) < 0.05:
+    frequent_share, low_share = numbers["frequent_share"], numbers["low_frequency_share"]
+    if abs(frequent_share - low_share) < 0.05:
         lead = "recent activity comes about equally from loyal and from new customers"
-    elif frequent > low:
+    elif frequent_share > low_share:
         lead = "recent activity is carried mostly by frequent, loyal buyers"
     else:
         lead = "recent activity is carried mostly by new, low-frequency buyers: a pipeline to convert"
     sentence = (
-        f"Of the {n:,} recently active customers (R ≥ {high}), {frequent:.0%} buy frequently (F ≥ {high}) and "
-        f"{low:.0%} have bought only a few times (F ≤ 2): {lead}."
+        f"Of the {n:,} recently active customers (R ≥ {high}), {frequent_share:.0%} buy frequently (F ≥ {high}) "
+        f"and {low_share:.0%} have bought only a few times (F ≤ 2): {lead}."
     )
     return _insight("recency_split", "Who the recent customers are", sentence, numbers)
 
 
-def at_risk_value(table: ibis.Table, bins: int, total_revenue: float) -> dict[str, Any]:
-    """Value held by lapsed high-value customers (R ≤ 2, F and M in the upper half) and how long ago they bought."""
+def lapsed_high_value(table: ibis.Table | pd.DataFrame, bins: int):
+    """True for lapsed high-value customers: R ≤ 2 with F and M in the upper half of the scores."""
     upper = bins // 2 + 1  # the upper half of the scores, middle included when bins is odd (3 of 5)
-    lapsed = (table.r_score <= 2) & (table.f_score >= upper) & (table.m_score >= upper)
-    row = table.aggregate(
-        customers=lapsed.cast("int64").sum(),
-        revenue=ibis.ifelse(lapsed, table.monetary, 0).sum(),
-        median_recency=table.recency_days.median(where=lapsed),
+    return (table["r_score"] <= 2) & (table["f_score"] >= upper) & (table["m_score"] >= upper)
+
+
+def at_risk_value(table: ibis.Table, cells: pd.DataFrame, bins: int, total_revenue: float) -> dict[str, Any]:
+    """Value held by lapsed high-value customers and how long ago they bought, vs everyone else."""
+    upper = bins // 2 + 1
+    lapsed = cells[lapsed_high_value(cells, bins)]
+    in_group = lapsed_high_value(table, bins)
+    medians = table.aggregate(
+        lapsed=table.recency_days.median(where=in_group), others=table.recency_days.median(where=~in_group)
     ).execute().iloc[0]
-    others = table.filter(~lapsed).recency_days.median().execute()
-    n = int(row["customers"] or 0)
+    n = int(lapsed["n"].sum())
+    revenue = _revenue(lapsed)
     numbers = {
         "definition": f"R score <= 2, F score >= {upper}, M score >= {upper}",
         "customers": n,
-        "revenue": float(row["revenue"] or 0),
-        "revenue_share": float(row["revenue"] or 0) / total_revenue if total_revenue else 0.0,
-        "median_recency_days": _maybe_float(row["median_recency"]),
-        "others_median_recency_days": _maybe_float(others),
+        "revenue": revenue,
+        "revenue_share": revenue / total_revenue if total_revenue else 0.0,
+        "median_recency_days": _maybe_float(medians["lapsed"]),
+        "others_median_recency_days": _maybe_float(medians["others"]),
     }
     if n == 0:
         sentence = "No customers are both lapsed (R ≤ 2) and of high frequency and value."
@@ -99,7 +103,7 @@ def at_risk_value(table: ibis.Table, bins: int, total_revenue: float) -> dict[st
         weight = "a large" if numbers["revenue_share"] >= 0.1 else "a modest"
         sentence = (
             f"{n:,} lapsed high-value customers (R ≤ 2, F ≥ {upper}, M ≥ {upper}) hold {weight} "
-            f"{numbers['revenue_share']:.0%} of revenue (${numbers['revenue']:,.0f}); their last purchase was a median "
+            f"{numbers['revenue_share']:.0%} of revenue (${revenue:,.0f}); their last purchase was a median "
             f"of {numbers['median_recency_days']:.0f} days ago, against {numbers['others_median_recency_days']:.0f} "
             "days for everyone else."
         )
@@ -126,6 +130,11 @@ def premium_uplift(result: dict[str, Any]) -> dict[str, Any]:
             f"{freq['ratio']:.2f}× as often, across {result['matched_cells']} matched cells."
         )
     return _insight("premium_uplift", "Premium as a modifier", sentence, result)
+
+
+def _revenue(cells: pd.DataFrame) -> float:
+    """Revenue of a set of cells from their exact monetary sums."""
+    return sum(cells["monetary__sum"]) / SCALES["monetary"]
 
 
 def _insight(insight_id: str, title: str, sentence: str, numbers: dict[str, Any]) -> dict[str, Any]:

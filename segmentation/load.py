@@ -40,4 +40,6 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
         raise InputDataError(
             f"{path}: field(s) {', '.join(missing)} missing (all rows); expected the 20 fields of the customer file"
         )
-    return table.select(*field_names(), **{ROW: ibis.row_number() + 1})
+    numbered = table.select(*field_names(), **{ROW: ibis.row_number() + 1})
+    # later stages scan the input several times: parse a CSV once, read Parquet (columnar, cheap) each time
+    return numbered if suffix == ".parquet" else con.create_table("raw_input", numbered, temp=True, overwrite=True)

@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 from pandera.errors import SchemaErrors
 
 from segmentation import __version__, countries, insights, premium, quality, summary
-from segmentation.engine import connect, sequential
+from segmentation.engine import connect
 from segmentation.features import add_rfm
-from segmentation.ids import issue_ids
+from segmentation.ids import customer_numbers, issue_ids
 from segmentation.load import ROW, read_raw
 from segmentation.mart import (
     CONTACTS, CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SCHEMA_VERSION, SUMMARY, publish, write_json,
@@ -46,7 +46,7 @@ MART_COLUMNS = (
 SUMMARY_LISTS = {"key_traits": pa.string(), "trait_features": pa.string(), "trait_effects": pa.float64(),
                  "actions": pa.string(), "risks": pa.string()}
 CODE_MODULES = ("load", "quality", "ids", "features", "scores", "segments", "countries", "premium", "summary",
-                "insights", "pipeline", "schema", "mart")
+                "insights", "stats", "pipeline", "schema", "mart")
 
 Progress = Callable[[str], None]
 
@@ -81,46 +81,48 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         raw = read_raw(con, params.input_path)
     with _stage("validate", timings, say) as note:
         review = quality.review(con, raw, params)
-        validated = con.create_table("validated", review.table, temp=True)
-        con.drop_table("marked")
-        check_contract(validated, params, review)
+        validated = review.table
         note(f"{review.rows_in:,} → {review.rows_out:,} rows")
     with _stage("ids", timings, say):
-        identified = issue_ids(validated)
-    with _stage("features", timings, say):
-        features = add_rfm(identified, review.reference_date)
+        numbers = con.create_table("customer_numbers", customer_numbers(validated), temp=True, overwrite=True)
+        identified = issue_ids(validated, numbers)
     with _stage("scores", timings, say) as note:
+        features = add_rfm(identified, review.reference_date)
         cuts = cutoffs(features, params.bins)
         scored = add_scores(features, cuts)
         note(", ".join(f"{d}: {', '.join(f'{c:g}' for c in cs)}" for d, cs in cuts.items()))
-    with _stage("segments", timings, say):
-        segmented = assign_segments(scored, params)
-        # sorted once here: the file is written in this order and the summary sums in it
-        mart = con.create_table("mart", _with_iso3(segmented, validated).order_by("customer_number").select(*MART_COLUMNS), temp=True)
-    with _stage("summary", timings, say), sequential(con):
-        overall = summary.overall_kpis(mart)
-        segment_table = summary.segment_summary(mart, params, overall)
-        uplift = premium.uplift(premium.cell_stats(mart).execute(), params.premium)
-        found = [
-            insights.revenue_concentration(mart.monetary.to_pyarrow().to_numpy()),
-            insights.recency_split(mart, params.bins),
-            insights.at_risk_value(mart, params.bins, overall["revenue"]),
-            insights.premium_uplift(uplift),
-        ]
-    with _stage("write", timings, say) as note, publish(params.mart_dir) as staging:
-        mart.to_parquet(staging / CUSTOMERS)
-        _write_summary(segment_table, staging / SUMMARY)
-        write_json(staging / INSIGHTS, {
-            "reference_date": review.reference_date.isoformat(),
-            "customers": int(overall["customers"]), "revenue": overall["revenue"],
-            "overall": {k: overall[k] for k in summary.KPIS}, "insights": found,
-        })
-        write_json(staging / QUALITY, review.to_json(params.input_path))
-        if params.export_contacts:
-            _write_contacts(identified, staging / CONTACTS)
-        manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
-        write_json(staging / MANIFEST, manifest)
-        note(str(params.mart_dir))
+    with publish(params.mart_dir) as staging:
+        with _stage("segments", timings, say):
+            segmented = _with_iso3(assign_segments(scored, params), validated)
+            # written once, sorted by the new id; everything after reads the written file
+            segmented.order_by("customer_number").select(*MART_COLUMNS).to_parquet(staging / CUSTOMERS)
+            mart = con.read_parquet(staging / CUSTOMERS)
+        with _stage("contract", timings, say):
+            check_contract(mart, params, review)
+        with _stage("summary", timings, say):
+            stats = summary.segment_stats(mart)
+            overall = summary.overall_kpis(stats)
+            segment_table = summary.segment_summary(stats, summary.category_counts(mart), params)
+            cells = premium.cell_stats(mart)
+            found = [
+                insights.revenue_concentration(mart.monetary.to_pyarrow().to_numpy()),
+                insights.recency_split(cells, params.bins),
+                insights.at_risk_value(mart, cells, params.bins, overall["revenue"]),
+                insights.premium_uplift(premium.uplift(cells, params.premium)),
+            ]
+        with _stage("write", timings, say) as note:
+            _write_summary(segment_table, staging / SUMMARY)
+            write_json(staging / INSIGHTS, {
+                "reference_date": review.reference_date.isoformat(),
+                "customers": int(overall["customers"]), "revenue": overall["revenue"],
+                "overall": {k: overall[k] for k in summary.KPIS}, "insights": found,
+            })
+            write_json(staging / QUALITY, review.to_json(params.input_path))
+            if params.export_contacts:
+                _write_contacts(identified, staging / CONTACTS)
+            manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
+            write_json(staging / MANIFEST, manifest)
+            note(str(params.mart_dir))
     return RunResult(params.mart_dir, manifest, timings=timings)
 
 
@@ -139,13 +141,13 @@ def validate_only(params: Params, *, progress: Progress | None = None) -> qualit
     return review
 
 
-def check_contract(validated: ibis.Table, params: Params, review: quality.QualityReview) -> None:
-    """Verify the validated table with pandera; a failure here is a bug in the checks, not bad input."""
+def check_contract(mart: ibis.Table, params: Params, review: quality.QualityReview) -> None:
+    """Verify the mart's validated fields with pandera; a failure here is a bug in the checks, not bad input."""
     contract = quality.validated_contract(params, review.reference_date)
     try:
-        contract.validate(validated, lazy=True)
+        contract.validate(mart, lazy=True)
     except SchemaErrors as exc:
-        raise RuntimeError(f"validated table breaks its contract (a bug in the quality checks): {exc}") from exc
+        raise RuntimeError(f"the mart breaks the validated-fields contract (a bug in the quality checks): {exc}") from exc
 
 
 def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.QualityReview,
@@ -193,10 +195,11 @@ def code_sha256() -> str:
 
 
 def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
-    """Add country_iso3 from the distinct country names of the validated table (a few hundred, resolved here)."""
-    names = [n for n in validated.select("country").distinct().execute()["country"].tolist() if n is not None]
-    codes = {name: code for name, code in countries.iso3_map(sorted(names)).items() if code}
-    return table.mutate(country_iso3=table.country.substitute(codes, else_=ibis.null("string")))
+    """Add country_iso3 by joining a small lookup of the validated table's distinct country names."""
+    names = sorted(n for n in validated.select("country").distinct().execute()["country"].tolist() if n is not None)
+    codes = countries.iso3_map(names)
+    lookup = ibis.memtable(pa.table({"country": names, "country_iso3": [codes[n] for n in names]}))
+    return table.left_join(lookup, "country").drop("country_right")
 
 
 def _write_summary(segment_table, path: Path) -> None:

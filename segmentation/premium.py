@@ -13,34 +13,30 @@ from typing import Any
 
 import ibis
 import numpy as np
-from ibis import _
+import pandas as pd
 
 from segmentation.params import PremiumParams
+from segmentation.stats import exact_sums, mean_var
 
 METRICS = ("monetary", "frequency")
+CELL = ["r_score", "f_score", "m_score"]
 MIN_PER_GROUP = 2
 
 
-def cell_stats(table: ibis.Table) -> ibis.Table:
-    """Count, sum and sum of squares of each metric per RFM cell and subscription state."""
-    aggs = {"n": _.count()}
-    for metric in METRICS:
-        value = table[metric].cast("float64")
-        aggs[f"{metric}_sum"] = value.sum()
-        aggs[f"{metric}_sumsq"] = (value * value).sum()
-    return table.group_by("r_score", "f_score", "m_score", "subscription").aggregate(**aggs)
+def cell_stats(table: ibis.Table) -> pd.DataFrame:
+    """Exact count, sum and sum of squares of each metric per RFM cell and subscription state."""
+    return exact_sums(table, [*CELL, "subscription"], METRICS, squares=METRICS)
 
 
-def uplift(stats, settings: PremiumParams) -> dict[str, Any]:
-    """Uplift ratio and bootstrap interval per metric, from the per-cell statistics (a pandas frame)."""
-    cells = stats.pivot_table(index=["r_score", "f_score", "m_score"], columns="subscription", aggfunc="sum")
-    cells = cells.fillna(0)
-    n_prem, n_non = cells[("n", True)], cells[("n", False)] if ("n", False) in cells else 0
-    keep = (n_prem >= MIN_PER_GROUP) & (n_non >= MIN_PER_GROUP)
-    cells = cells[keep].sort_index()
+def uplift(stats: pd.DataFrame, settings: PremiumParams) -> dict[str, Any]:
+    """Uplift ratio and bootstrap interval per metric, from the per-cell statistics."""
+    premium = stats[stats["subscription"]].set_index(CELL)
+    others = stats[~stats["subscription"]].set_index(CELL)
+    cells = premium.merge(others, left_index=True, right_index=True, suffixes=("_p", "_o"))
+    cells = cells[(cells["n_p"] >= MIN_PER_GROUP) & (cells["n_o"] >= MIN_PER_GROUP)].sort_index()
     result: dict[str, Any] = {
         "matched_cells": int(len(cells)),
-        "premium_customers": int(cells[("n", True)].sum()) if len(cells) else 0,
+        "premium_customers": int(cells["n_p"].sum()) if len(cells) else 0,
         "confidence": settings.confidence,
     }
     rng = np.random.default_rng(settings.seed)
@@ -49,20 +45,24 @@ def uplift(stats, settings: PremiumParams) -> dict[str, Any]:
     return result
 
 
-def _metric_uplift(cells, metric: str, settings: PremiumParams, rng: np.random.Generator) -> dict[str, Any]:
+def _metric_uplift(cells: pd.DataFrame, metric: str, settings: PremiumParams,
+                   rng: np.random.Generator) -> dict[str, Any]:
     """Ratio and interval for one metric."""
     if cells.empty:
         return {"ratio": None, "ci_low": None, "ci_high": None, "meaningful": False}
-    weights = cells[("n", True)].to_numpy(float)
+    weights = cells["n_p"].to_numpy(float)
     means, errors = {}, {}
-    for group in (True, False):
-        n = cells[("n", group)].to_numpy(float)
-        mean = cells[(f"{metric}_sum", group)].to_numpy(float) / n
-        var = np.maximum(cells[(f"{metric}_sumsq", group)].to_numpy(float) / n - mean**2, 0) * n / (n - 1)
-        means[group], errors[group] = mean, np.sqrt(var / n)
-    ratio = float(weights @ means[True] / (weights @ means[False]))
+    for group in ("p", "o"):
+        stats = [
+            mean_var(row[f"{metric}__sum_{group}"], row[f"{metric}__sumsq_{group}"], row[f"n_{group}"], metric)
+            for _, row in cells.iterrows()
+        ]
+        n = cells[f"n_{group}"].to_numpy(float)
+        means[group] = np.array([m for m, _ in stats])
+        errors[group] = np.sqrt(np.array([v for _, v in stats]) / n)
+    ratio = float(weights @ means["p"] / (weights @ means["o"]))
     draws = {g: rng.normal(means[g], errors[g], size=(settings.bootstrap_samples, len(weights))) for g in means}
-    ratios = (draws[True] @ weights) / (draws[False] @ weights)
+    ratios = (draws["p"] @ weights) / (draws["o"] @ weights)
     tail = (1 - settings.confidence) / 2 * 100
     low, high = (float(x) for x in np.percentile(ratios, [tail, 100 - tail]))
     return {"ratio": ratio, "ci_low": low, "ci_high": high, "meaningful": not (low <= 1 <= high)}

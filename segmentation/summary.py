@@ -16,6 +16,7 @@ import pandas as pd
 from ibis import _
 
 from segmentation.params import Params
+from segmentation.stats import SCALES, exact_sums, mean, mean_var
 
 NUMERIC_TRAITS = {
     "age": "Age", "income": "Income", "credit_score": "Credit score", "loyalty_points": "Loyalty points",
@@ -30,46 +31,65 @@ KPIS = (
 TOP_TRAITS = 5
 
 
-def kpi_aggregates(table: ibis.Table) -> dict[str, ibis.Value]:
-    """The KPI expressions, shared by segment and population so both use one definition."""
+TRAIT_COLUMNS = (*NUMERIC_TRAITS, "monetary", "frequency", "recency_days", "subscription", "marketing_opt_in")
+
+
+def segment_stats(table: ibis.Table) -> pd.DataFrame:
+    """Exact counts, sums and sums of squares per segment: everything the KPIs and numeric traits need."""
+    return exact_sums(table, ["segment_id"], TRAIT_COLUMNS, squares=tuple(NUMERIC_TRAITS))
+
+
+def category_counts(table: ibis.Table) -> pd.DataFrame:
+    """Customers per segment and combination of the categorical and yes/no attributes."""
+    columns = [*CATEGORY_TRAITS, *FLAG_TRAITS]
+    frame = table.group_by(["segment_id", *columns]).aggregate(n=_.count()).execute()
+    return frame.sort_values(["segment_id", *columns], kind="stable").reset_index(drop=True)
+
+
+def kpis(sums: pd.Series) -> dict[str, float]:
+    """Customers, revenue and the KPI values of one group, from its exact sums."""
+    n = int(sums["n"])
+    revenue = sums["monetary__sum"] / SCALES["monetary"]
+    orders = sums["frequency__sum"]
     return {
-        "customers": _.count(),
-        "revenue": table.monetary.sum(),
-        "avg_monetary": table.monetary.mean(),
-        "avg_frequency": table.frequency.mean(),
-        "avg_recency_days": table.recency_days.mean(),
-        "avg_order_value": table.monetary.sum() / table.frequency.sum(),  # revenue per order
-        "premium_rate": table.subscription.cast("float64").mean(),
-        "opt_in_rate": table.marketing_opt_in.cast("float64").mean(),
-        "avg_churn_risk": table.churn_risk.mean(),
-        "avg_support_tickets": table.support_tickets.mean(),
+        "customers": n,
+        "revenue": float(revenue),
+        "avg_monetary": mean(sums, "monetary"),
+        "avg_frequency": mean(sums, "frequency"),
+        "avg_recency_days": mean(sums, "recency_days"),
+        "avg_order_value": float(revenue / orders) if orders else math.nan,  # revenue per order
+        "premium_rate": mean(sums, "subscription"),
+        "opt_in_rate": mean(sums, "marketing_opt_in"),
+        "avg_churn_risk": mean(sums, "churn_risk"),
+        "avg_support_tickets": mean(sums, "support_tickets"),
     }
 
 
-def overall_kpis(table: ibis.Table) -> dict[str, float]:
-    """KPI values over all customers."""
-    row = table.aggregate(**kpi_aggregates(table)).execute().iloc[0]
-    return {k: float(row[k]) for k in ("customers", "revenue", *KPIS)}
+def overall_kpis(stats: pd.DataFrame) -> dict[str, float]:
+    """KPI values over all customers (the segments' exact sums added up)."""
+    return kpis(_total(stats))
 
 
-def segment_summary(table: ibis.Table, params: Params, overall: dict[str, float]) -> pd.DataFrame:
+def segment_summary(stats: pd.DataFrame, counts: pd.DataFrame, params: Params) -> pd.DataFrame:
     """One row per segment in precedence order (empty ones too), with shares, KPIs, deltas, traits and advice."""
-    per_segment = table.group_by("segment_id").aggregate(**kpi_aggregates(table)).execute().set_index("segment_id")
-    traits = key_traits(table)
+    overall = overall_kpis(stats)
+    by_segment = stats.set_index("segment_id")
+    traits = key_traits(stats, counts)
     rows = []
     for precedence, seg in enumerate(params.all_segments, start=1):
-        stats = per_segment.loc[seg.id] if seg.id in per_segment.index else None
-        customers = int(stats["customers"]) if stats is not None else 0
+        values = kpis(by_segment.loc[seg.id]) if seg.id in by_segment.index else None
+        customers = values["customers"] if values else 0
+        revenue = values["revenue"] if values else 0.0
         row: dict[str, Any] = {
             "segment_id": seg.id, "segment_name": seg.name, "description": seg.description,
             "precedence": precedence, "color": seg.color,
             "customers": customers,
             "customer_share": customers / overall["customers"] if overall["customers"] else 0.0,
-            "revenue": float(stats["revenue"]) if stats is not None else 0.0,
+            "revenue": revenue,
+            "revenue_share": revenue / overall["revenue"] if overall["revenue"] else 0.0,
         }
-        row["revenue_share"] = row["revenue"] / overall["revenue"] if overall["revenue"] else 0.0
         for kpi in KPIS:
-            value = float(stats[kpi]) if stats is not None else math.nan
+            value = values[kpi] if values else math.nan
             row[kpi] = value
             row[f"delta_{kpi}"] = value / overall[kpi] - 1 if overall[kpi] else math.nan
         seg_traits = traits.get(seg.id, [])
@@ -81,12 +101,12 @@ def segment_summary(table: ibis.Table, params: Params, overall: dict[str, float]
     return pd.DataFrame(rows)
 
 
-def key_traits(table: ibis.Table) -> dict[str, list[dict[str, Any]]]:
+def key_traits(stats: pd.DataFrame, counts: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Per segment id, the top traits by absolute effect size (largest first), each with a readable text."""
     candidates: dict[str, list[dict[str, Any]]] = {}
-    for seg_id, items in _numeric_effects(table).items():
+    for seg_id, items in _numeric_effects(stats).items():
         candidates.setdefault(seg_id, []).extend(items)
-    for seg_id, items in _share_effects(table).items():
+    for seg_id, items in _share_effects(counts).items():
         candidates.setdefault(seg_id, []).extend(items)
     return {
         seg_id: sorted(items, key=lambda t: (-abs(t["effect"]), t["feature"]))[:TOP_TRAITS]
@@ -94,45 +114,37 @@ def key_traits(table: ibis.Table) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _numeric_effects(table: ibis.Table) -> dict[str, list[dict[str, Any]]]:
+def _numeric_effects(stats: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Cohen's d of each numeric attribute, segment vs rest."""
-    aggs: dict[str, ibis.Value] = {"n": _.count()}
-    for col in NUMERIC_TRAITS:
-        value = table[col].cast("float64")
-        aggs[f"{col}__sum"], aggs[f"{col}__sumsq"] = value.sum(), (value * value).sum()
-    stats = table.group_by("segment_id").aggregate(**aggs).execute().set_index("segment_id").sort_index()
-    totals = stats.sum()
+    totals = _total(stats)
     out: dict[str, list[dict[str, Any]]] = {}
-    for seg_id, row in stats.iterrows():
-        n1, n2 = row["n"], totals["n"] - row["n"]
+    for _, row in stats.iterrows():
+        n1, n2 = int(row["n"]), int(totals["n"] - row["n"])
         if n1 < 2 or n2 < 2:
             continue
         for col, label in NUMERIC_TRAITS.items():
-            m1, v1 = _mean_var(row[f"{col}__sum"], row[f"{col}__sumsq"], n1)
-            m2, v2 = _mean_var(totals[f"{col}__sum"] - row[f"{col}__sum"], totals[f"{col}__sumsq"] - row[f"{col}__sumsq"], n2)
+            total, total_sq = row[f"{col}__sum"], row[f"{col}__sumsq"]
+            m1, v1 = mean_var(total, total_sq, n1, col)
+            m2, v2 = mean_var(totals[f"{col}__sum"] - total, totals[f"{col}__sumsq"] - total_sq, n2, col)
             pooled = math.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
             d = (m1 - m2) / pooled if pooled > 0 else 0.0
             text = f"{label}: {_fmt(m1)} vs {_fmt(m2)} for the rest ({_size(d)} {_direction(d)}, d = {d:+.2f})"
-            out.setdefault(seg_id, []).append({"feature": col, "effect": round(d, 6), "text": text})
+            out.setdefault(row["segment_id"], []).append({"feature": col, "effect": round(d, 6), "text": text})
     return out
 
 
-def _share_effects(table: ibis.Table) -> dict[str, list[dict[str, Any]]]:
+def _share_effects(counts: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Cohen's h of each category level's share (and of yes/no attributes), segment vs rest."""
     out: dict[str, list[dict[str, Any]]] = {}
-    columns = {**CATEGORY_TRAITS, **FLAG_TRAITS}
-    for col, label in columns.items():
-        counts = (
-            table.group_by("segment_id", level=table[col].cast("string")).aggregate(n=_.count()).execute()
-        )
-        grid = counts.pivot_table(index="segment_id", columns="level", values="n", aggfunc="sum").fillna(0).sort_index()
+    for col, label in {**CATEGORY_TRAITS, **FLAG_TRAITS}.items():
+        levels = counts.assign(level=counts[col].astype(str))
+        grid = levels.pivot_table(index="segment_id", columns="level", values="n", aggfunc="sum").fillna(0)
         level_totals = grid.sum(axis=0)
-        for seg_id, row in grid.iterrows():
+        for seg_id, row in grid.sort_index().iterrows():
             n1, n2 = row.sum(), level_totals.sum() - row.sum()
             if n1 < 2 or n2 < 2:
                 continue
-            levels = ["true"] if col in FLAG_TRAITS else sorted(grid.columns)
-            for level in levels:
+            for level in (["True"] if col in FLAG_TRAITS else sorted(grid.columns)):
                 p1 = row.get(level, 0) / n1
                 p2 = (level_totals.get(level, 0) - row.get(level, 0)) / n2
                 h = 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2))
@@ -143,10 +155,9 @@ def _share_effects(table: ibis.Table) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _mean_var(total: float, total_sq: float, n: float) -> tuple[float, float]:
-    """Mean and sample variance from a sum and a sum of squares."""
-    mean = total / n
-    return mean, max(total_sq / n - mean * mean, 0.0) * n / (n - 1)
+def _total(stats: pd.DataFrame) -> pd.Series:
+    """The exact sums over all groups."""
+    return stats.drop(columns="segment_id").sum()
 
 
 def _size(effect: float) -> str:
