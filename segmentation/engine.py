@@ -13,5 +13,8 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> Base
         config["threads"] = threads
     if memory_limit:
         config["memory_limit"] = memory_limit
-    return ibis.duckdb.connect(**config)
+    con = ibis.duckdb.connect(**config)
+    # the pipeline reports progress per stage itself; DuckDB's own bar would interleave with it
+    con.raw_sql("SET enable_progress_bar = false")
+    return con
 

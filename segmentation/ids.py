@@ -13,21 +13,18 @@ import ibis
 from ibis import _
 
 from segmentation.load import ROW
-from segmentation.schema import field_names
 
 ID_PREFIX = "C"
 ID_DIGITS = 6
 TIE_BREAK = ("last_purchase_date", "customer_id", "total_spent", "avg_order_value", "row_hash")
 
 
-def row_hash(table: ibis.Table) -> ibis.IntegerValue:
-    """A hash of all 20 fields: the last tie-break, equal only for identical rows."""
-    return ibis.struct({name: table[name] for name in field_names()}).hash()
-
-
 def customer_numbers(validated: ibis.Table) -> ibis.Table:
-    """input_row -> customer_number (1, 2, …) in first-purchase order with the documented tie-break."""
-    keys = validated.select(ROW, "first_purchase_date", *TIE_BREAK[:-1], row_hash=row_hash(validated))
+    """input_row -> customer_number (1, 2, …) in first-purchase order with the documented tie-break.
+
+    `validated` carries `row_hash`, the data-quality stage's hash of all 20 fields as written.
+    """
+    keys = validated.select(ROW, "first_purchase_date", *TIE_BREAK)
     per_day = keys.group_by("first_purchase_date").aggregate(day_customers=_.count())
     # days are few (thousands), so a running total over them is cheap on any engine
     offsets = per_day.mutate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ FALLBACK_COLOR = "#7F7F7F"
 SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "f", "m"}
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
-    "title", "input", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy",
+    "title", "input", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy", "engine",
     "segments", "fallback",
 }
 
@@ -80,6 +81,14 @@ class PremiumParams:
 
 
 @dataclass(frozen=True)
+class EngineParams:
+    """Resources the query engine may use; past the memory limit it spills to disk instead of growing."""
+
+    memory_limit: str = "3GB"
+    threads: int | None = None  # None: all cores
+
+
+@dataclass(frozen=True)
 class Params:
     """Everything one run needs: where data lives, how to score, and the ordered segment rules."""
 
@@ -93,6 +102,7 @@ class Params:
     quality: dict[str, str]
     premium: PremiumParams
     export_contacts: bool
+    engine: EngineParams
     segments: tuple[Segment, ...]
     fallback: Segment
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -183,6 +193,15 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
     if not isinstance(export_contacts, bool):
         raise ParamsError(f"{path}: privacy: key 'export_contacts' must be true or false")
 
+    engine_raw = _mapping(path, raw, "engine")
+    _reject_unknown(path, "engine", engine_raw, {"memory_limit", "threads"})
+    memory_limit = engine_raw.get("memory_limit", EngineParams.memory_limit)
+    if not (isinstance(memory_limit, str) and re.fullmatch(r"\d+(\.\d+)?\s*(MB|GB|MiB|GiB)", memory_limit)):
+        raise ParamsError(f"{path}: engine: key 'memory_limit' must look like '3GB' or '512MB', got {memory_limit!r}")
+    threads = engine_raw.get("threads")
+    if threads is not None and (type(threads) is not int or threads < 1):
+        raise ParamsError(f"{path}: engine: key 'threads' must be a whole number ≥ 1 or null, got {threads!r}")
+
     return Params(
         path=path,
         sha256=sha256,
@@ -194,6 +213,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         quality=quality,
         premium=premium,
         export_contacts=export_contacts,
+        engine=EngineParams(memory_limit=memory_limit, threads=threads),
         segments=segments,
         fallback=fallback,
         raw=raw,

@@ -61,8 +61,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run(params: Params, *, force: bool = False, progress: Progress | None = None,
-        threads: int | None = None, memory_limit: str | None = None) -> RunResult:
+def run(params: Params, *, force: bool = False, progress: Progress | None = None) -> RunResult:
     """Build the mart for these params, unless the existing one was built from the same input, params and code."""
     say = progress or (lambda _msg: None)
     fingerprint = {
@@ -76,12 +75,12 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         return RunResult(params.mart_dir, current, skipped=True)
 
     timings: dict[str, float] = {}
-    con = connect(threads=threads, memory_limit=memory_limit)
+    con = connect(threads=params.engine.threads, memory_limit=params.engine.memory_limit)
     with _stage("load", timings, say):
         raw = read_raw(con, params.input_path)
     with _stage("validate", timings, say) as note:
         review = quality.review(con, raw, params)
-        validated = review.table
+        validated = con.create_table("validated", review.table, temp=True, overwrite=True)
         note(f"{review.rows_in:,} → {review.rows_out:,} rows")
     with _stage("ids", timings, say):
         numbers = con.create_table("customer_numbers", customer_numbers(validated), temp=True, overwrite=True)
@@ -119,7 +118,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             })
             write_json(staging / QUALITY, review.to_json(params.input_path))
             if params.export_contacts:
-                _write_contacts(identified, staging / CONTACTS)
+                _write_contacts(raw, numbers, staging / CONTACTS)
             manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
             write_json(staging / MANIFEST, manifest)
             note(str(params.mart_dir))
@@ -218,9 +217,10 @@ def _write_summary(segment_table, path: Path) -> None:
     pq.write_table(table.replace_schema_metadata(None), path)
 
 
-def _write_contacts(identified: ibis.Table, path: Path) -> None:
+def _write_contacts(raw: ibis.Table, numbers: ibis.Table, path: Path) -> None:
     """Names and emails by new customer id, only when the params allow personal data out."""
-    identified.select("customer_id", *PERSONAL_FIELDS).order_by("customer_id").to_parquet(path)
+    contacts = issue_ids(quality.parse(raw).select(ROW, "customer_id", *PERSONAL_FIELDS), numbers)
+    contacts.order_by("customer_number").select("customer_id", *PERSONAL_FIELDS).to_parquet(path)
 
 
 def _existing_manifest(mart_dir: Path) -> dict[str, Any] | None:

@@ -25,6 +25,8 @@ from segmentation.schema import PERSONAL_FIELDS, field_types
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
 FLAGS = "dq_flags"
+FAILS = "fails_"  # prefix of the stored yes/no column of each check
+ROW_HASH = "row_hash"  # hash of all 20 fields as written: finds exact copies and breaks ties between customers
 OPTIONAL_FIELDS = ("name", "email", "city")  # blank is tolerated: not needed for RFM or segment profiles
 RANGES = {"age": (18, 80), "credit_score": (300, 850), "churn_risk": (0, 1)}
 MONEY = ("total_spent", "avg_order_value", "income")
@@ -143,19 +145,30 @@ def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
 
 
 def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
-    """Run every check on the raw table, apply the policies, and return the validated table with the review."""
+    """Run every check on the raw table, apply the policies, and return the validated table with the review.
+
+    One pass computes every check into a stored table (typed fields plus one yes/no column per check); counts,
+    the validated rows and the flags are then cheap reads of it.
+    """
     parsed = parse(raw)
     reference_date = reference_date_for(parsed, params)
-    names = list(field_types())
-    marked = mark_repeats(con, parsed)
     all_checks = checks(reference_date)
-    failing = {c.id: c.failing(marked).fill_null(False) for c in all_checks}
-    dropped = _any(failing[c.id] for c in all_checks if params.quality[c.id] == "drop")
-    counts = marked.aggregate(
+    marked = mark_repeats(con, parsed)
+    kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
+    fails = {c.id: FAILS + c.id for c in all_checks}
+    checked = con.create_table(
+        "checked",
+        marked.select(ROW, *kept, ROW_HASH, "id_rows", **{fails[c.id]: c.failing(marked).fill_null(False)
+                                                           for c in all_checks}),
+        temp=True, overwrite=True,
+    )
+    drop_ids = [c.id for c in all_checks if params.quality[c.id] == "drop"]
+    dropped = _any(checked[fails[cid]] for cid in drop_ids)
+    counts = checked.aggregate(
         rows=_.count(),
         dropped=(dropped if dropped is not None else ibis.literal(False)).cast("int64").sum(),
-        dup_ids=ibis.ifelse(marked.id_rows > 1, marked.customer_id, None).nunique(),
-        **{cid: pred.cast("int64").sum() for cid, pred in failing.items()},
+        dup_ids=ibis.ifelse(checked.id_rows > 1, checked.customer_id, None).nunique(),
+        **{cid: checked[col].cast("int64").sum() for cid, col in fails.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
 
@@ -165,7 +178,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
         count = int(counts[check.id] or 0)
         result = CheckResult(check.id, check.description, list(check.fields), policy, count)
         if count:
-            result.examples = _examples(marked, failing[check.id], check.fields)
+            result.examples = _examples(marked, check.failing(marked).fill_null(False), check.fields)
             if policy == "fail":
                 rows = [e[ROW] for e in result.examples]
                 raise InputDataError(
@@ -176,26 +189,30 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
             result.action = {"drop": "dropped", "flag": "kept and flagged"}[policy] + f" {describe_rows(count)}"
         results.append(result)
 
-    flags = [ibis.ifelse(failing[r.id], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
-    validated = marked.mutate(**{FLAGS: _concat(flags).substr(1)})
+    flags = [ibis.ifelse(checked[fails[r.id]], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
+    validated = checked.mutate(**{FLAGS: _concat(flags).substr(1)})
     if dropped is not None:
         validated = validated.filter(~dropped)
-    validated = validated.select(ROW, *names, FLAGS)
+    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
+    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
     rows_out = rows_in - int(counts["dropped"] or 0)
     duplicate_ids = {"ids": int(counts["dup_ids"] or 0), "rows": int(counts["duplicate_ids"] or 0)}
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, results)
 
 
 def mark_repeats(con: BaseBackend, parsed: ibis.Table) -> ibis.Table:
-    """Add id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row).
+    """Add id_rows (rows sharing this customer id), copy_number (>1 on a later exact copy of a row) and row_hash.
 
-    Exact copies are found in two steps: rows whose hash of all fields is shared are candidates, and only the
-    candidates (few) are compared field by field, so the whole table is never sorted on all 20 fields.
+    The hash of all fields is computed once into a narrow stored table. Rows whose hash is shared are candidates,
+    and only the candidates (few) are compared field by field, so the table is never sorted on all 20 fields.
     """
     written = [as_written(n) for n in field_types()]
-    hashed = parsed.mutate(row_hash=ibis.struct({c: parsed[c] for c in written}).hash())
-    shared = hashed.group_by("row_hash").aggregate(n=_.count()).filter(_.n > 1).select("row_hash")
-    candidates = hashed.semi_join(shared, "row_hash")
+    hashes = con.create_table(
+        "row_hashes", parsed.select(ROW, **{ROW_HASH: ibis.struct({c: parsed[c] for c in written}).hash()}),
+        temp=True, overwrite=True,
+    )
+    shared = hashes.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
+    candidates = parsed.semi_join(hashes.semi_join(shared, ROW_HASH), ROW)
     copies = (
         candidates.mutate(copy_number=ibis.row_number().over(group_by=written, order_by=ROW) + 1)
         .filter(_.copy_number > 1)
@@ -206,7 +223,8 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table) -> ibis.Table:
     id_rows = con.create_table(
         "id_rows", parsed.group_by("customer_id").aggregate(id_rows=_.count()), temp=True, overwrite=True
     )
-    marked = parsed.left_join(id_rows, "customer_id").drop("customer_id_right")
+    marked = parsed.join(hashes, ROW)
+    marked = marked.left_join(id_rows, "customer_id").drop("customer_id_right")
     marked = marked.left_join(copies, ROW).drop(f"{ROW}_right")
     return marked.mutate(copy_number=marked.copy_number.fill_null(1), id_rows=marked.id_rows.fill_null(1))
 

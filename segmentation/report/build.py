@@ -1,0 +1,213 @@
+"""Build the stakeholder report of one params file: chapters → figures → HTML site → PDF.
+
+Outputs are named after the params file (`params.name`):
+    build/report/<name>/chapters/*.ipynb   executed chapters (also the execution cache)
+    build/report/<name>/site/index.html    the site
+    build/report/<name>/<name>.pdf         the PDF
+    figures/<name>/*.png, *.svg            every figure
+A failing step leaves the previously published site and PDF as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from segmentation.mart import read_mart
+from segmentation.params import Params
+from segmentation.report import formatting as fmt
+from segmentation.report.chapters import (
+    TEMPLATES_DIR,
+    ChapterRun,
+    execute_chapters,
+    plan_chapters,
+    publish_figures,
+    source_digest,
+)
+from segmentation.report.display import Table
+from segmentation.report.errors import SiteBuildError
+from segmentation.report.pdf import PdfMeta, build_pdf
+from segmentation.report.site import REPORT_DIR, SiteText, external_assets, publish_dir, run_sphinx, write_sources
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where the built report is."""
+
+    site_index: Path
+    pdf: Path
+    figures_dir: Path
+
+
+@dataclass(frozen=True)
+class ReportLayout:
+    """Every folder and file of one report build, derived from the params name and the output root."""
+
+    root: Path
+    name: str
+
+    @property
+    def report_dir(self) -> Path:
+        """build/report/<name>: everything of this report but the figures."""
+        return self.root / "build" / "report" / self.name
+
+    @property
+    def chapters_dir(self) -> Path:
+        """The executed chapters (also the execution cache)."""
+        return self.report_dir / "chapters"
+
+    @property
+    def site_dir(self) -> Path:
+        """The published HTML site."""
+        return self.report_dir / "site"
+
+    @property
+    def pdf(self) -> Path:
+        """The published PDF."""
+        return self.report_dir / f"{self.name}.pdf"
+
+    @property
+    def work_dir(self) -> Path:
+        """Sphinx sources, doctrees and the single-page HTML behind the PDF (kept between builds for speed)."""
+        return self.report_dir / ".work"
+
+    @property
+    def figures_dir(self) -> Path:
+        """figures/<name>: every figure as PNG and SVG."""
+        return self.root / "figures" / self.name
+
+    @property
+    def stamp(self) -> Path:
+        """What the published site and PDF were built from (lets an unchanged rerun skip Sphinx and WeasyPrint)."""
+        return self.work_dir / "site-inputs.json"
+
+
+def build_report(
+    params: Params,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[str], None] = print,
+    root: Path | None = None,
+) -> ReportPaths:
+    """Build (or bring up to date) the report of `params` from its mart; `root` is where build/ and figures/ go."""
+    layout = ReportLayout(root=(root or Path.cwd()).resolve(), name=params.name)
+    mart = read_mart(params.mart_dir)  # fails early, naming the command that builds the mart
+    started = time.perf_counter()
+
+    runs = execute_chapters(plan_chapters(params, TEMPLATES_DIR), params=params, mart_dir=params.mart_dir,
+                            out_dir=layout.chapters_dir, jobs=jobs, progress=progress)
+    publish_figures([run.notebook for run in runs], layout.figures_dir)
+
+    stamp = site_stamp(params, runs)
+    if _stamp_matches(layout, stamp):
+        progress("site and pdf: unchanged")
+    else:
+        text = SiteText(title=params.title, lead=_lead(params, mart.insights, mart.manifest),
+                        segments=_segments_at_a_glance(mart.summary, runs))
+        src = layout.work_dir / "src"
+        write_sources(src, runs, text, REPORT_DIR)
+        overrides = {"project": params.title, "html_title": params.title}
+        t0 = time.perf_counter()
+        _build_site(layout, src, overrides)
+        progress(f"site: built in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        segment_docs = frozenset(f"chapters/{run.notebook.stem}" for run in runs if run.chapter.is_segment)
+        _build_pdf(layout, src, overrides, params, mart.insights, mart.manifest, segment_docs)
+        progress(f"pdf: built in {time.perf_counter() - t0:.1f} s")
+        layout.stamp.write_text(json.dumps({"stamp": stamp}), encoding="utf-8")
+    progress(f"report {params.name}: {time.perf_counter() - started:.1f} s → {layout.site_dir / 'index.html'}")
+    return ReportPaths(site_index=layout.site_dir / "index.html", pdf=layout.pdf, figures_dir=layout.figures_dir)
+
+
+def site_stamp(params: Params, runs: list[ChapterRun]) -> str:
+    """Hash of everything the site and PDF are made from: chapter keys, report templates, code, params."""
+    digest = hashlib.sha256()
+    for run in runs:
+        digest.update(f"{run.notebook.name}:{run.key}\n".encode())
+    for path in sorted(p for p in REPORT_DIR.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(REPORT_DIR)).encode())
+        digest.update(path.read_bytes())
+    digest.update(source_digest(("report/*.py",)).encode())
+    digest.update(params.sha256.encode())
+    return digest.hexdigest()
+
+
+def _stamp_matches(layout: ReportLayout, stamp: str) -> bool:
+    """True when the published site and PDF were built from exactly these inputs."""
+    if not ((layout.site_dir / "index.html").is_file() and layout.pdf.is_file() and layout.stamp.is_file()):
+        return False
+    try:
+        return json.loads(layout.stamp.read_text(encoding="utf-8")).get("stamp") == stamp
+    except ValueError:
+        return False
+
+
+def _build_site(layout: ReportLayout, src: Path, overrides: dict[str, str]) -> None:
+    """Build the HTML site into a fresh folder beside the published one, check it is offline, then swap it in."""
+    staging = layout.work_dir / "html"  # inside .work: MyST-NB writes its output files beside the Sphinx outdir
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        run_sphinx(src, staging, layout.work_dir / "doctrees", "html", overrides)
+        remote = external_assets(staging)
+        if remote:
+            raise SiteBuildError(f"{staging}: {len(remote)} page elements load from the network; first: {remote[0]}")
+        (staging / ".buildinfo").unlink(missing_ok=True)
+        publish_dir(staging, layout.site_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build_pdf(layout: ReportLayout, src: Path, overrides: dict[str, str], params: Params,
+               insights: dict, manifest: dict, segment_docs: frozenset[str]) -> None:
+    """Render the single-page HTML of the same chapters to the PDF (written beside, then renamed into place)."""
+    single = layout.work_dir / "singlehtml"
+    run_sphinx(src, single, layout.work_dir / "doctrees", "singlehtml", overrides)
+    meta = PdfMeta(
+        title=params.title,
+        params_name=params.name,
+        params_file=params.path.name,
+        reference_date=str(manifest.get("reference_date") or insights.get("reference_date")),
+        customers=fmt.count(insights["customers"]),
+        revenue=fmt.money(insights["revenue"]),
+    )
+    staging = layout.pdf.with_name(f".{layout.pdf.name}.tmp")
+    try:
+        build_pdf(single / "index.html", staging, meta, REPORT_DIR / "print.css", segment_docs)
+        os.replace(staging, layout.pdf)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _segments_at_a_glance(summary: pd.DataFrame, runs: list[ChapterRun]) -> str:
+    """The index page's segment table (raw HTML for MyST): colour, name linking to its page, size, revenue share."""
+    pages = {run.chapter.parameters["segment_id"]: f"chapters/{run.notebook.stem}.html"
+             for run in runs if run.chapter.is_segment}
+    frame = pd.DataFrame({
+        "Segment": summary["segment_name"],
+        "Customers": summary["customers"].astype(int),
+        "% of customers": summary["customer_share"],
+        "% of revenue": summary["revenue_share"],
+        "Description": summary["description"],
+    })
+    table = Table(frame, caption="Segments in precedence order", row_colors=list(summary["color"]),
+                  row_links=[pages.get(sid) for sid in summary["segment_id"]],
+                  formats={"Customers": fmt.count, "% of customers": fmt.share, "% of revenue": fmt.share})
+    return table._repr_html_()
+
+
+def _lead(params: Params, insights: dict, manifest: dict) -> str:
+    """The index page's first paragraph: what this report covers."""
+    return (
+        f"Customer segmentation of **{fmt.count(insights['customers'])} customers** "
+        f"({fmt.money(insights['revenue'])} lifetime revenue) as of **{manifest.get('reference_date')}**, "
+        f"with the segment rules in `{params.path.name}`. Start with the executive summary; each segment has its "
+        "own profile; the findings close with recommendations and the run's parameters."
+    )

@@ -1,0 +1,392 @@
+"""Chapters: which notebooks a report has, executing them with papermill in parallel, and the execution cache.
+
+A chapter is re-executed only when its cache key changes. The key covers everything its output depends on:
+the template, the params file, the mart files, the segment id and the source of the code chapters run
+(a figure function changed → the figures change).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
+import segmentation
+from segmentation.mart import MART_FILES
+from segmentation.params import Params
+from segmentation.report.errors import ChapterFailedError
+from segmentation.report.figures import segment_slug
+
+PACKAGE_DIR = Path(segmentation.__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+TEMPLATES_DIR = PROJECT_DIR / "chapters"
+SEGMENT_TEMPLATE = "05_segment.ipynb"  # executed once per segment; every other template once per report
+KERNEL_START_TIMEOUT_S = 120
+CELL_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One executed notebook of the report: its output name, template, extra parameters and page title."""
+
+    slug: str
+    template: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None  # replaces the template's H1 (the segment chapter's H1 is the segment name)
+
+    @property
+    def is_segment(self) -> bool:
+        """True for a chapter executed from the per-segment template."""
+        return "segment_id" in self.parameters
+
+    def describe(self) -> str:
+        """The template path and, for a segment chapter, which segment (for messages)."""
+        where = _display_path(self.template)
+        return f"{where} (segment '{self.parameters['segment_id']}')" if self.is_segment else where
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """What happened to one chapter in a build: where its notebook is, whether it ran, and how long it took."""
+
+    chapter: Chapter
+    notebook: Path
+    key: str
+    executed: bool
+    seconds: float
+
+
+def plan_chapters(params: Params, templates_dir: Path = TEMPLATES_DIR) -> list[Chapter]:
+    """The chapters of a report, in reading order: the segment template expands to one chapter per segment."""
+    templates = sorted(templates_dir.glob("*.ipynb"))
+    if not any(t.name == SEGMENT_TEMPLATE for t in templates):
+        raise ChapterFailedError(f"{templates_dir}: no {SEGMENT_TEMPLATE} template (the per-segment chapter)")
+    chapters = []
+    for template in templates:
+        if template.name != SEGMENT_TEMPLATE:
+            chapters.append(Chapter(slug=template.stem, template=template))
+            continue
+        for i, seg in enumerate(params.all_segments, start=1):
+            slug = f"{template.stem}_{i:02d}_{segment_slug(seg.id)}"  # index keeps slugs unique and in precedence order
+            chapters.append(Chapter(slug=slug, template=template, parameters={"segment_id": seg.id}, title=seg.name))
+    return chapters
+
+
+def inputs_digest(params: Params, mart_dir: Path) -> str:
+    """Hash of what every chapter depends on: params file, mart files and the package source."""
+    digest = hashlib.sha256()
+    digest.update(params.sha256.encode())
+    for name in MART_FILES:
+        digest.update(name.encode())
+        digest.update(_file_sha256(mart_dir / name).encode())
+    digest.update(source_digest().encode())
+    return digest.hexdigest()
+
+
+# The code chapter kernels run (not the build machinery: a change to the PDF layout re-executes nothing).
+CHAPTER_SOURCES = (
+    "__init__.py", "errors.py", "params.py", "rules.py", "mart.py",
+    "report/__init__.py", "report/errors.py", "report/context.py", "report/display.py", "report/figures.py",
+    "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py",
+)
+
+
+def source_digest(patterns: tuple[str, ...] = CHAPTER_SOURCES) -> str:
+    """Hash of the package source matching `patterns` (by default: the code chapter kernels run)."""
+    digest = hashlib.sha256()
+    paths = {path for pattern in patterns for path in PACKAGE_DIR.glob(pattern)}
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def chapter_key(chapter: Chapter, inputs: str) -> str:
+    """The cache key of one chapter: shared inputs + its template + its parameters (the segment id)."""
+    digest = hashlib.sha256()
+    digest.update(inputs.encode())
+    digest.update(_file_sha256(chapter.template).encode())
+    digest.update(json.dumps(chapter.parameters, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def execute_chapters(
+    chapters: list[Chapter],
+    *,
+    params: Params,
+    mart_dir: Path,
+    out_dir: Path,
+    jobs: int | None = None,
+    progress: Callable[[str], None] = print,
+) -> list[ChapterRun]:
+    """Execute the chapters whose cache key changed (in parallel), reuse the rest; one progress line per chapter."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = inputs_digest(params, mart_dir)
+    runs: dict[str, ChapterRun] = {}
+    pending = []
+    for chapter in chapters:
+        key = chapter_key(chapter, inputs)
+        notebook = out_dir / f"{chapter.slug}.ipynb"
+        if notebook.is_file() and _stored_key(notebook) == key:
+            runs[chapter.slug] = ChapterRun(chapter, notebook, key, executed=False, seconds=0.0)
+            progress(f"chapter {chapter.slug}: cached")
+        else:
+            pending.append((chapter, key, notebook))
+    if pending:
+        base = {"params_path": str(params.path.resolve()), "mart_dir": str(mart_dir.resolve())}
+        for chapter, key, notebook, seconds in _run_all(pending, base, jobs):
+            runs[chapter.slug] = ChapterRun(chapter, notebook, key, executed=True, seconds=seconds)
+            progress(f"chapter {chapter.slug}: executed in {seconds:.1f} s")
+    _remove_stale(out_dir, {c.slug for c in chapters})
+    return [runs[c.slug] for c in chapters]
+
+
+def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], jobs: int | None) -> Iterable:
+    """Run pending chapters on a process pool; yield each as it finishes; raise on the first failure."""
+    workers = max(1, min(jobs or default_jobs(), len(pending)))
+    context = multiprocessing.get_context("spawn")  # no forked copies of the caller's threads or open files
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                  initargs=(str(PROJECT_DIR),))
+    futures = {}
+    try:
+        for chapter, key, notebook in pending:
+            partial = notebook.with_name(f".{notebook.stem}.running.ipynb")
+            log = notebook.with_name(f".{notebook.stem}.kernel.log")
+            args = (str(chapter.template), str(partial), {**base, **chapter.parameters}, str(PROJECT_DIR), str(log))
+            futures[pool.submit(execute_notebook, *args)] = (chapter, key, notebook, partial)
+        for future in cf.as_completed(futures):
+            chapter, key, notebook, partial = futures[future]
+            seconds, failure = future.result()
+            if failure is not None:
+                raise _chapter_error(chapter, partial, notebook, failure)
+            finish_notebook(partial, notebook, chapter, key)
+            yield chapter, key, notebook, seconds
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for *_, partial in futures.values():
+            partial.unlink(missing_ok=True)
+
+
+def default_jobs() -> int:
+    """Chapters run at once: one per core plus one, because a kernel spends part of its life waiting (start-up)."""
+    return (os.cpu_count() or 1) + 1
+
+
+def _init_worker(project_dir: str) -> None:
+    """Let chapter kernels import `segmentation` from this checkout, and keep matplotlib headless."""
+    path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = project_dir + (os.pathsep + path if path else "")
+    os.environ["MPLBACKEND"] = "Agg"
+
+
+class IpcKernelManager(AsyncKernelManager):
+    """A kernel manager that talks to its kernel over unique Unix sockets instead of TCP ports.
+
+    Kernels started at the same moment pick TCP ports independently and can collide; a fresh socket path per
+    kernel cannot. The sockets are removed when the kernel shuts down.
+    """
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        """Unix sockets, not TCP."""
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        """A socket path prefix no other kernel uses."""
+        return os.path.join(tempfile.gettempdir(), f"seg-kernel-{uuid.uuid4().hex[:16]}")
+
+    log_path: str | None = None  # set per chapter in the worker: the kernel's own stdout/stderr go there
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        """Start the kernel with its console output in the chapter's kernel log, not on the build's terminal."""
+        if IpcKernelManager.log_path:
+            with open(IpcKernelManager.log_path, "ab") as log:  # the child keeps its own copy of the handle
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+        else:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+def execute_notebook(
+    template: str, output: str, parameters: dict[str, Any], cwd: str, kernel_log: str | None = None
+) -> tuple[float, dict | None]:
+    """Execute one template with papermill (in a worker process); return seconds and the failure, if any."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    IpcKernelManager.log_path = kernel_log  # one chapter at a time per worker process
+    if kernel_log:
+        Path(kernel_log).unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            template, output, parameters=parameters, kernel_name="python3", progress_bar=False, log_output=False,
+            cwd=cwd, start_timeout=KERNEL_START_TIMEOUT_S, execution_timeout=CELL_TIMEOUT_S,
+            kernel_manager_class=f"{__name__}.IpcKernelManager",
+        )
+    except PapermillExecutionError as exc:
+        failure = {"source": exc.source, "ename": exc.ename, "evalue": exc.evalue}
+        return time.perf_counter() - start, failure
+    except Exception as exc:  # noqa: BLE001 - kernel died or timed out: report it like a failing cell
+        return time.perf_counter() - start, {"source": "", "ename": type(exc).__name__,
+                                             "evalue": str(exc).splitlines()[0] if str(exc) else ""}
+    return time.perf_counter() - start, None
+
+
+def _chapter_error(chapter: Chapter, partial: Path, notebook: Path, failure: dict[str, Any]) -> ChapterFailedError:
+    """One line naming the template, the failing cell, the error and where the failed notebook was kept."""
+    kept = notebook.with_name(f"{notebook.stem}.failed.ipynb")
+    cell = "kernel start"
+    where = f"kernel log: {_display_path(notebook.with_name(f'.{notebook.stem}.kernel.log'))}"
+    if partial.is_file():
+        os.replace(partial, kept)
+        cell = _template_cell(chapter.template, kept)
+        where = f"executed notebook: {_display_path(kept)}"
+    source = " ".join(str(failure.get("source", "")).split())
+    code = f" `{source[:80]}`" if source else ""
+    evalue = " ".join(str(failure["evalue"]).split())[:300]
+    return ChapterFailedError(f"{chapter.describe()}: {cell}{code} raised {failure['ename']}: {evalue} ({where})")
+
+
+def _template_cell(template: Path, executed: Path) -> str:
+    """'cell 7' numbered as in the template: papermill adds cells but keeps the template's cell ids."""
+    try:
+        failed = next(cell for cell in nbformat.read(executed, as_version=4).cells
+                      if any(o.get("output_type") == "error" for o in cell.get("outputs", [])))
+        ids = [cell.get("id") for cell in nbformat.read(template, as_version=4).cells]
+        return f"cell {ids.index(failed.get('id')) + 1}"
+    except (StopIteration, ValueError, OSError):
+        return "a cell"
+
+
+def finish_notebook(source: Path, target: Path, chapter: Chapter, key: str) -> None:
+    """Make an executed notebook a page: unique cell ids, the chapter's own H1, no run metadata; store its key."""
+    nb = nbformat.read(source, as_version=4)
+    prefix = chapter.slug.replace(".", "-")[:52]
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{prefix}-{i:02d}"  # papermill keeps template ids: duplicates across pages of one site
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        tags = cell.metadata.get("tags", [])
+        if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        alt = _figure_alt(cell)
+        if alt:
+            cell.metadata["mystnb"] = {"image": {"alt": alt}}  # MyST-NB's per-cell image options: alt text
+    if chapter.title:
+        _retitle(nb, chapter.title)
+    nb.metadata.pop("papermill", None)
+    nb.metadata["segmentation"] = {"chapter": chapter.slug, "cache_key": key, "parameters": chapter.parameters}
+    staging = target.with_name(f".{target.name}.tmp")
+    nbformat.write(nb, staging)
+    os.replace(staging, target)
+    source.unlink(missing_ok=True)
+
+
+def _figure_alt(cell: nbformat.NotebookNode) -> str | None:
+    """The alt text of the figure a cell shows (its text/plain rendering), if it shows one."""
+    for output in cell.get("outputs", []):
+        if output.get("metadata", {}).get("segmentation", {}).get("figure"):
+            text = output.get("data", {}).get("text/plain", "")
+            return "".join(text) if isinstance(text, list) else text
+    return None
+
+
+def _retitle(nb: nbformat.NotebookNode, title: str) -> None:
+    """Replace the first H1 of the notebook with `title`."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                lines[i] = f"# {title}"
+                cell.source = "\n".join(lines)
+                return
+
+
+def _stored_key(notebook: Path) -> str | None:
+    """The cache key an executed notebook was made with (None if unreadable)."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]
+        return meta.get("segmentation", {}).get("cache_key")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remove_stale(out_dir: Path, slugs: set[str]) -> None:
+    """Delete executed notebooks of chapters no longer in the report (e.g. a segment removed from the params)."""
+    for path in out_dir.glob("*.ipynb"):
+        if path.stem not in slugs and not path.name.endswith(".failed.ipynb"):
+            path.unlink()
+    for slug in slugs:
+        (out_dir / f"{slug}.failed.ipynb").unlink(missing_ok=True)
+        (out_dir / f".{slug}.kernel.log").unlink(missing_ok=True)
+
+
+def figure_outputs(notebook: Path) -> Iterable[tuple[str, bytes, str]]:
+    """The figures in an executed chapter: (name, PNG bytes, SVG text) of every output a figure function made."""
+    import base64
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("segmentation", {}).get("figure")
+            if name and "image/png" in output.get("data", {}):
+                svg = output["data"].get("image/svg+xml", "")
+                svg = "".join(svg) if isinstance(svg, list) else svg
+                yield name, base64.b64decode(output["data"]["image/png"]), svg
+
+
+def publish_figures(notebooks: Iterable[Path], figures_dir: Path) -> list[Path]:
+    """Write every figure of the report to `figures_dir` as PNG and SVG; remove figures no chapter makes anymore."""
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for notebook in notebooks:
+        for name, png, svg in figure_outputs(notebook):
+            written += [_write_if_changed(figures_dir / f"{name}.png", png),
+                        _write_if_changed(figures_dir / f"{name}.svg", svg.encode("utf-8"))]
+    keep = set(written)
+    for path in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")]:
+        if path not in keep:
+            path.unlink()
+    return sorted(keep)
+
+
+def _write_if_changed(path: Path, data: bytes) -> Path:
+    """Write bytes unless the file already holds exactly them (keeps mtimes of unchanged figures)."""
+    if not (path.is_file() and path.read_bytes() == data):
+        path.write_bytes(data)
+    return path
+
+
+def _display_path(path: Path) -> str:
+    """A path relative to the project when it is inside it (shorter messages)."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,93 @@
+"""Report blocks that show themselves in a notebook: an HTML table and a Markdown paragraph.
+
+Tables are real HTML tables (in the site and the PDF), rendered the same way every time (no random ids), and
+keep their data in `.frame` so tests can check the values.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+Formatter = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of values with per-column formats, an optional colour swatch per row, and a caption."""
+
+    frame: pd.DataFrame
+    caption: str = ""
+    formats: Mapping[str, Formatter] = field(default_factory=dict)
+    row_colors: Sequence[str | None] | None = None
+    css_class: str = ""
+    numeric: Sequence[str] = ()  # right-aligned columns besides the numeric dtypes (e.g. pre-formatted numbers)
+    row_links: Sequence[str | None] | None = None  # the first column links to these (relative) pages
+
+    def cell_text(self, column: str, value: Any) -> str:
+        """One cell as plain text (lists joined by semicolons)."""
+        if isinstance(value, (list, tuple)):
+            return "; ".join(str(v) for v in value)
+        if column in self.formats:
+            return self.formats[column](value)
+        return "" if value is None else str(value)
+
+    def _cell_html(self, column: str, value: Any) -> str:
+        """One cell as HTML: lists become bullet lists, everything else escaped text."""
+        if isinstance(value, (list, tuple)):
+            if not value:
+                return ""
+            return "<ul>" + "".join(f"<li>{html.escape(str(v))}</li>" for v in value) + "</ul>"
+        return html.escape(self.cell_text(column, value))
+
+    def _repr_html_(self) -> str:
+        """The table as HTML; the first column carries the row's colour swatch when colours are given."""
+        numeric = {c for c in self.frame.columns if pd.api.types.is_numeric_dtype(self.frame[c].dtype)}
+        numeric |= set(self.numeric)
+        classes = " ".join(filter(None, ["report-table", self.css_class]))
+        parts = [f'<table class="{classes}">']
+        if self.caption:
+            parts.append(f"<caption>{html.escape(self.caption)}</caption>")
+        parts.append("<thead><tr>")
+        for col in self.frame.columns:
+            align = ' class="num"' if col in numeric else ""
+            parts.append(f"<th{align}>{html.escape(str(col))}</th>")
+        parts.append("</tr></thead><tbody>")
+        for i, row in enumerate(self.frame.itertuples(index=False)):
+            parts.append("<tr>")
+            for j, (col, value) in enumerate(zip(self.frame.columns, row)):
+                text = self._cell_html(col, value)
+                if j == 0 and self.row_links is not None and self.row_links[i]:
+                    text = f'<a href="{html.escape(self.row_links[i])}">{text}</a>'
+                if j == 0 and self.row_colors is not None and self.row_colors[i]:
+                    color = html.escape(self.row_colors[i])
+                    text = f'<span class="swatch" style="background-color: {color}"></span>{text}'
+                align = ' class="num"' if col in numeric else ""
+                parts.append(f"<td{align}>{text}</td>")
+            parts.append("</tr>")
+        parts.append("</tbody></table>")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        """The table as plain text (the notebook's text/plain fallback)."""
+        shown = pd.DataFrame({c: [self.cell_text(c, v) for v in self.frame[c]] for c in self.frame.columns})
+        return shown.to_string(index=False)
+
+
+@dataclass(frozen=True)
+class Markdown:
+    """A block of Markdown text (no headings: those belong to the chapter template)."""
+
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        """The Markdown, for notebook display."""
+        return self.text
+
+    def __repr__(self) -> str:
+        """The Markdown source as plain text."""
+        return self.text

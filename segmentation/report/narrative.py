@@ -1,0 +1,234 @@
+"""The report's sentences: Markdown blocks built from the mart's numbers (headings stay in the chapter templates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from segmentation.report import formatting as fmt
+from segmentation.report.context import ReportContext
+from segmentation.report.display import Markdown
+from segmentation.report.recommend import recommendations
+
+
+def headline(ctx: ReportContext) -> Markdown:
+    """The run in one paragraph: customers, revenue, reference date, segments."""
+    ins = ctx.mart.insights
+    live = int((ctx.summary["customers"] > 0).sum())
+    return Markdown(
+        f"**{fmt.count(ins['customers'])} customers** with **{fmt.money(ins['revenue'])}** of lifetime revenue, "
+        f"scored on recency, frequency and monetary value as of **{ctx.reference_date}** and split into "
+        f"**{live} segments** by the rules in `{ctx.params.path.name}`."
+    )
+
+
+def key_insights(ctx: ReportContext) -> Markdown:
+    """The four key insights: title, sentence and the numbers behind each."""
+    items = []
+    for i, item in enumerate(ctx.mart.insights["insights"], start=1):
+        numbers = insight_numbers(item.get("numbers", {}))
+        title = item["title"].rstrip()
+        title += "" if title.endswith((".", ":", "!", "?")) else "."
+        line = f"{i}. **{title}** {item['sentence']}"
+        if numbers:
+            line += f"  \n   *Numbers:* {numbers}"
+        items.append(line)
+    return Markdown("\n".join(items))
+
+
+def insight_numbers(numbers: dict[str, Any]) -> str:
+    """An insight's numbers as short text: shares as percentages, money as dollars, intervals as ranges."""
+    parts = []
+    confidence = numbers.get("confidence", 0.95)
+    for key, value in numbers.items():
+        label = key.replace("_", " ")
+        if key == "confidence" and any(isinstance(v, dict) for v in numbers.values()):
+            continue  # shown with each interval
+        if isinstance(value, dict) and "ratio" in value:
+            verdict = "meaningful" if value.get("meaningful") else "not meaningful: the interval contains 1"
+            conf = fmt.share(value.get("confidence", confidence), 0)
+            parts.append(f"{label} ×{value['ratio']:.2f} ({conf} CI {value['ci_low']:.2f}–{value['ci_high']:.2f}, {verdict})")
+        elif isinstance(value, dict):
+            parts.append(f"{label}: " + ", ".join(f"{k.replace('_', ' ')} {_number(k, v)}" for k, v in value.items()))
+        elif isinstance(value, str):
+            parts.append(f"{label}: {value}")
+        else:
+            parts.append(f"{label} {_number(key, value)}")
+    return "; ".join(parts)
+
+
+def _number(key: str, value: Any) -> str:
+    """One number, formatted by what its key says it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if any(word in key for word in ("share", "rate", "pct")) and -1 <= value <= 1:
+        return fmt.share(value)
+    if any(word in key for word in ("revenue", "spend", "monetary", "value")):
+        return fmt.money(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return fmt.count(value)
+    return f"{value:,.2f}"
+
+
+def data_quality_overview(ctx: ReportContext) -> Markdown:
+    """What was checked, what was found and what was done, in a few sentences."""
+    q = ctx.mart.quality
+    dup = q["duplicate_ids"]
+    found = [c for c in q["checks"] if c["count"]]
+    dropped = q["rows_in"] - q["rows_out"]
+    lines = [
+        f"The customer file `{_file_name(q['input'])}` had **{fmt.count(q['rows_in'])} rows**; "
+        f"**{fmt.count(q['rows_out'])}** reached the mart (**{fmt.count(dropped)} dropped**). "
+        f"{len(q['checks'])} checks ran; {len(found)} found something.",
+        "",
+        f"- **Duplicated customer ids:** {fmt.count(dup['ids'])} ids are used by {fmt.count(dup['rows'])} rows. "
+        "Every customer got a new unique id (`C000001`…, in order of first purchase); the file's id is kept as "
+        "`source_customer_id`, so no customer is merged or lost.",
+    ]
+    for check in found:
+        if check["id"] == "duplicate_ids":
+            continue
+        lines.append(f"- **{check['id']}** ({check['description']}): {fmt.count(check['count'])} rows, "
+                     f"policy *{check['policy']}* → {check['action']}.")
+    return Markdown("\n".join(lines))
+
+
+def _file_name(path: str) -> str:
+    """The file name of a path (the folder is machine-specific and says nothing to a reader)."""
+    return str(path).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def rfm_definitions(ctx: ReportContext) -> Markdown:
+    """What R, F and M mean in this run and how scores are given."""
+    bins = ctx.params.bins
+    return Markdown(
+        f"- **Recency (R)**: days from the last purchase to the reference date **{ctx.reference_date}**; "
+        "fewer days is better.\n"
+        "- **Frequency (F)**: number of orders, `max(1, round(total spent ÷ average order value))`.\n"
+        "- **Monetary (M)**: total spent over the customer's lifetime.\n\n"
+        f"Each measure is cut at its quantiles into **{bins} scores**, 1 (worst) to {bins} (best; for recency the "
+        f"most recent). The cut-offs below are the values at k/{bins} of the distribution. A customer's RFM code is "
+        f"the three scores (e.g. `{bins}{bins}{bins}` = best on all three). The rules are evaluated top to bottom; "
+        "the first rule whose three ranges contain the customer's scores names the segment, and customers no rule "
+        f"matches fall to **{ctx.params.fallback.name}**."
+    )
+
+
+def segment_headline(ctx: ReportContext, segment_id: str) -> Markdown:
+    """What the segment is and the rule that defines it."""
+    row = ctx.summary_row(segment_id)
+    seg = ctx.segment(segment_id)
+    rule = ("every customer no earlier rule matches (the fallback)" if seg.is_fallback else
+            f"R {_span(seg.r)}, F {_span(seg.f)}, M {_span(seg.m)} (precedence {int(row['precedence'])})")
+    return Markdown(f"{seg.description}\n\n*Rule:* {rule}.")
+
+
+def segment_size(ctx: ReportContext, segment_id: str) -> Markdown:
+    """The segment's size, revenue and shares, and its average customer."""
+    row = ctx.summary_row(segment_id)
+    if row["customers"] == 0:
+        return Markdown("**No customers** fall in this segment in this run.")
+    return Markdown(
+        f"**{fmt.count(row['customers'])} customers** ({fmt.share(row['customer_share'])} of all customers) with "
+        f"**{fmt.money(row['revenue'])}** of revenue ({fmt.share(row['revenue_share'])} of all revenue). "
+        f"On average they spent {fmt.money(row['avg_monetary'])} over {row['avg_frequency']:.1f} orders and last "
+        f"bought {row['avg_recency_days']:,.0f} days before the reference date; "
+        f"{fmt.share(row['premium_rate'])} are premium subscribers and {fmt.share(row['opt_in_rate'])} opted in "
+        "to marketing."
+    )
+
+
+def _span(rng: tuple[int, int] | None) -> str:
+    """A score range as 4–5 (or 3 for one score)."""
+    if rng is None:
+        return "any"
+    return str(rng[0]) if rng[0] == rng[1] else f"{rng[0]}–{rng[1]}"
+
+
+def segment_actions(ctx: ReportContext, segment_id: str) -> Markdown:
+    """The params file's recommended actions, each with the numbers that size it."""
+    members = ctx.members(segment_id)
+    lines = []
+    for i, action in enumerate(ctx.segment(segment_id).actions, start=1):
+        lines.append(f"{i}. **{action}**  \n   *Sized:* {action_sizing(action, members)}")
+    return Markdown("\n".join(lines))
+
+
+def action_sizing(action: str, members: pd.DataFrame) -> str:
+    """The audience of an action in numbers: who can be reached, what they are worth, and what the action names."""
+    if members.empty:
+        return "no customers in this segment in this run."
+    opted = members[members["marketing_opt_in"]]
+    text = (f"{fmt.count(len(opted))} opted-in customers of {fmt.count(len(members))}, "
+            f"{fmt.money(opted['monetary'].sum())} revenue to date "
+            f"({fmt.money(members['monetary'].sum())} for the whole segment)")
+    words = action.lower()
+    if "category" in words or "recommend" in words or "cross-sell" in words:
+        top = members["favorite_category"].value_counts()
+        text += f"; top category {top.index[0]} ({fmt.share(top.iloc[0] / len(members), 0)} of the segment)"
+    if "ticket" in words or "service" in words or "survey" in words or "why" in words:
+        tickets = int((members["support_tickets"] > 0).sum())
+        text += f"; {fmt.count(tickets)} have opened support tickets"
+    if "loyalty" in words or "tier" in words or "premium" in words or "membership" in words:
+        non_premium = int((~members["subscription"]).sum())
+        text += f"; {fmt.count(non_premium)} are not premium subscribers"
+    if "referral" in words or "review" in words or "advocate" in words:
+        best = int((members["m_score"] == members["m_score"].max()).sum())
+        text += f"; {fmt.count(best)} have the top M score"
+    return text + "."
+
+
+def segment_risks(ctx: ReportContext, segment_id: str) -> Markdown:
+    """The params file's risks, then watchouts the data shows (churn risk, reach, tickets, size, flagged rows)."""
+    lines = [f"- {risk}" for risk in ctx.segment(segment_id).risks]
+    lines += [f"- *From the data:* {w}" for w in data_watchouts(ctx, segment_id)]
+    return Markdown("\n".join(lines))
+
+
+def data_watchouts(ctx: ReportContext, segment_id: str) -> list[str]:
+    """Warnings the segment's numbers raise on their own."""
+    row = ctx.summary_row(segment_id)
+    if row["customers"] == 0:
+        return ["the segment is empty in this run; revisit the rules before planning for it."]
+    out = []
+    if row["customer_share"] < 0.02:
+        out.append(f"only {fmt.count(row['customers'])} customers ({fmt.share(row['customer_share'])}): "
+                   "campaign results will be noisy; test on the whole segment, not a sample.")
+    if row["delta_avg_churn_risk"] > 0.1:
+        out.append(f"average churn risk is {fmt.delta(row['delta_avg_churn_risk'])} vs all customers "
+                   f"({row['avg_churn_risk']:.2f}).")
+    if row["delta_opt_in_rate"] < -0.1:
+        out.append(f"only {fmt.share(row['opt_in_rate'])} opted in to marketing "
+                   f"({fmt.delta(row['delta_opt_in_rate'])} vs all customers): email reach is limited.")
+    if row["delta_avg_support_tickets"] > 0.1:
+        out.append(f"{fmt.delta(row['delta_avg_support_tickets'])} more support tickets than average: "
+                   "fix service issues before selling.")
+    flags = ctx.members(segment_id)["dq_flags"].fillna("").astype(str)
+    flagged = int((flags != "").sum())
+    if flagged:
+        per_check = flags[flags != ""].str.split(",").explode().str.strip().value_counts()
+        detail = ", ".join(f"{check}: {fmt.count(n)}" for check, n in per_check.items())
+        out.append(f"{fmt.count(flagged)} customers carry data-quality flags ({detail}); they are kept, "
+                   "see the data quality review.")
+    return out
+
+
+def recommendation_details(ctx: ReportContext) -> Markdown:
+    """Each recommendation: its target segments, why they were chosen, what to do, and the audience size."""
+    blocks = []
+    for i, rec in enumerate(recommendations(ctx), start=1):
+        targets = ", ".join(f"**{ctx.names[sid]}**" for sid in rec.segment_ids)
+        actions = "\n".join(f"   - {a}" for a in rec.actions)
+        blocks.append(
+            f"{i}. **{rec.title}** → {targets}  \n   *Why:* {rec.why}  \n"
+            f"   *Audience:* {fmt.count(rec.customers)} customers, {fmt.count(rec.opted_in)} opted in to marketing, "
+            f"{fmt.money(rec.revenue)} revenue to date.  \n   *What to do:*\n{actions}"
+        )
+    return Markdown("\n".join(blocks))
+
+
+def params_yaml(ctx: ReportContext) -> Markdown:
+    """The params file exactly as used, as a YAML code block."""
+    text = ctx.params.path.read_text(encoding="utf-8").rstrip("\n")
+    return Markdown(f"`{ctx.params.path.name}` (sha256 `{ctx.params.sha256[:16]}…`):\n\n```yaml\n{text}\n```")

@@ -1,0 +1,449 @@
+"""The stakeholder report: figure and table functions, chapter cache, the built site and PDF, and a real browser.
+
+One report is built per test session from the small mart (2,000 customers) and shared by the build tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+
+from segmentation.mart import read_mart
+from segmentation.params import Params, load_params
+from segmentation.report import ChapterFailedError, figures, load_context, narrative, tables
+from segmentation.report.build import ReportPaths, build_report
+from segmentation.report.chapters import (
+    TEMPLATES_DIR,
+    Chapter,
+    chapter_key,
+    execute_chapters,
+    inputs_digest,
+    plan_chapters,
+)
+from segmentation.report.recommend import median_orders, recommendations, target_segments
+from segmentation.report.site import external_assets
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+# sphinx-book-theme 1.4 touches an attribute Sphinx 9 deprecates; harmless, and not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
+
+
+# --- figures and tables (no kernels) -------------------------------------------------------------------------
+
+
+def test_figures_are_png_and_svg_and_identical_on_rerun(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    first, second = figures.kpi_deltas(ctx, "top"), figures.kpi_deltas(ctx, "top")
+    assert first.png.startswith(b"\x89PNG") and first.svg.lstrip().startswith("<?xml")
+    assert first.png == second.png and first.svg == second.svg
+    assert "<dc:date>" not in first.svg
+
+
+def test_every_figure_function_draws_on_the_small_mart(small_mart: Params, tmp_path: Path) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    report_figures = [
+        figures.segment_shares(ctx), figures.rfm_distributions(ctx), figures.attribute_distributions(ctx),
+        figures.attribute_mix(ctx), figures.lorenz_curve(ctx), figures.score_cube_map(ctx), figures.kpi_heatmap(ctx),
+        figures.spend_by_segment(ctx), figures.score_profiles(ctx), figures.recommendation_audiences(ctx),
+    ]
+    for seg in (small_mart.all_segments[0], small_mart.fallback):  # the build draws every segment's figures
+        report_figures += [figures.kpi_deltas(ctx, seg.id), figures.score_mix(ctx, seg.id),
+                           figures.premium_split(ctx, seg.id), figures.demographics(ctx, seg.id),
+                           figures.preferences(ctx, seg.id)]
+    names = [f.name for f in report_figures]
+    assert len(names) == len(set(names)), "figure names must be unique: they are file names"
+    written = report_figures[0].save(tmp_path)
+    assert sorted(p.suffix for p in written) == [".png", ".svg"]
+
+
+def test_segment_colour_is_the_params_colour_in_figures(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    seg = small_mart.segment("top")
+    assert ctx.colors["top"] == seg.color
+    assert seg.color.lower() in figures.kpi_deltas(ctx, "top").svg.lower()
+
+
+def test_segment_overview_has_every_segment_and_column(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    overview = tables.segment_overview(ctx)
+    assert list(overview.frame["ID"]) == [s.id for s in small_mart.all_segments]
+    assert {"Segment", "Customers", "% of customers", "% of revenue", "Key traits", "KPI vs overall",
+            "Recommended actions", "Risks"} <= set(overview.frame.columns)
+    html = overview._repr_html_()
+    assert html.count("<tr>") == len(small_mart.all_segments) + 1
+    assert small_mart.segment("top").color in html
+
+
+def test_cutoff_table_covers_every_score(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    cutoffs = tables.score_cutoffs(ctx).frame
+    assert list(cutoffs["Score"]) == list(range(1, small_mart.bins + 1))
+    assert cutoffs.iloc[0]["Recency (days since last order)"].startswith("≥")
+    assert cutoffs.iloc[-1]["Recency (days since last order)"].startswith("<")
+
+
+def test_insight_numbers_read_as_text() -> None:
+    text = narrative.insight_numbers({"top_20pct_share": 0.4, "revenue": 2_100_000.0, "customers": 1234,
+                                      "definition": "R score >= 4"})
+    assert text == "top 20pct share 40.0%; revenue $2.1M; customers 1,234; definition: R score >= 4"
+
+
+@pytest.mark.parametrize("fixture, expected", [
+    ("small_mart", {"protect": "top", "activate": "new", "reengage": "at_risk"}),
+    ("small_mart_rfm11", {"protect": "champions", "activate": "new", "reengage": "cant_lose"}),
+])
+def test_recommendation_targets_come_from_the_segment_numbers(request, fixture: str, expected: dict) -> None:
+    params = request.getfixturevalue(fixture)
+    ctx = load_context(params.path, params.mart_dir)
+    assert target_segments(ctx.summary, median_orders(ctx)) == expected
+    recs = recommendations(ctx)
+    assert [r.key for r in recs] == ["protect", "activate", "reengage", "premium"]
+    assert all(r.customers > 0 and r.revenue > 0 for r in recs)
+
+
+def test_protect_targets_the_highest_spend_whatever_the_ids(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    summary = ctx.summary.copy()
+    summary.loc[summary["segment_id"] == "dormant", "avg_monetary"] = 1e9
+    assert target_segments(summary, median_orders(ctx))["protect"] == "dormant"
+
+
+def test_plan_has_one_chapter_per_segment_in_precedence_order(small_mart: Params) -> None:
+    chapters = plan_chapters(small_mart)
+    segment_ids = [c.parameters["segment_id"] for c in chapters if c.is_segment]
+    assert segment_ids == [s.id for s in small_mart.all_segments]
+    assert len({c.slug for c in chapters}) == len(chapters)
+    assert [c.title for c in chapters if c.is_segment] == [s.name for s in small_mart.all_segments]
+
+
+def test_cache_key_covers_params_mart_template_and_segment(small_mart: Params, tmp_path: Path) -> None:
+    inputs = inputs_digest(small_mart, small_mart.mart_dir)
+    template = TEMPLATES_DIR / "05_segment.ipynb"
+    top, new = Chapter("a", template, {"segment_id": "top"}), Chapter("a", template, {"segment_id": "new"})
+    assert chapter_key(top, inputs) != chapter_key(new, inputs)
+    edited = _params_variant(small_mart, tmp_path, title="Another title")
+    assert inputs_digest(edited, edited.mart_dir) != inputs
+    mart_copy = shutil.copytree(small_mart.mart_dir, tmp_path / "mart")
+    (mart_copy / "insights.json").write_text((mart_copy / "insights.json").read_text() + "\n")
+    assert inputs_digest(small_mart, mart_copy) != inputs
+
+
+def test_chapter_cache_key_covers_every_module_a_chapter_imports() -> None:
+    import subprocess
+    import sys
+
+    from segmentation.report.chapters import CHAPTER_SOURCES, PACKAGE_DIR
+
+    probe = ("import sys; from segmentation.report import figures, load_context, narrative, tables; "
+             "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.startswith('segmentation')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    covered = {p.resolve() for pattern in CHAPTER_SOURCES for p in PACKAGE_DIR.glob(pattern)}
+    missing = {Path(f).resolve() for f in loaded.stdout.split()} - covered
+    assert not missing, f"add to CHAPTER_SOURCES: {sorted(str(m) for m in missing)}"
+
+
+def _params_variant(params: Params, folder: Path, **changes) -> Params:
+    """A copy of the params file with top-level keys changed; data paths stay absolute."""
+    import yaml
+
+    raw = yaml.safe_load(params.path.read_text(encoding="utf-8"))
+    raw.update(changes, input=str(params.input_path), mart_dir=str(params.mart_dir))
+    path = folder / params.path.name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load_params(path)
+
+
+# --- chapter execution and cache (one tiny notebook: fast) ---------------------------------------------------
+
+
+def _tiny_template(folder: Path, body: str = "print(params_path, mart_dir)") -> Path:
+    """A one-cell chapter template with the report's parameters cell."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('params_path = ""\nmart_dir = ""', metadata={"tags": ["parameters"]})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_rerun_is_cached_and_a_params_or_mart_change_reexecutes(small_mart: Params, tmp_path: Path) -> None:
+    chapters = [Chapter("tiny", _tiny_template(tmp_path))]
+    out = tmp_path / "chapters"
+
+    def run(params: Params, mart_dir: Path) -> list[str]:
+        """Execute the tiny chapter; return the progress lines."""
+        lines: list[str] = []
+        execute_chapters(chapters, params=params, mart_dir=mart_dir, out_dir=out, progress=lines.append)
+        return lines
+
+    assert run(small_mart, small_mart.mart_dir)[0].startswith("chapter tiny: executed")
+    assert run(small_mart, small_mart.mart_dir) == ["chapter tiny: cached"]
+    edited = _params_variant(small_mart, tmp_path, title="Another title")
+    assert run(edited, edited.mart_dir)[0].startswith("chapter tiny: executed")
+    mart_copy = shutil.copytree(small_mart.mart_dir, tmp_path / "mart")
+    (mart_copy / "manifest.json").write_text((mart_copy / "manifest.json").read_text() + "\n")
+    assert run(edited, mart_copy)[0].startswith("chapter tiny: executed")
+
+
+# --- the whole report, built once ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    """A report built from the small mart, with its progress lines and build time."""
+
+    params: Params
+    paths: ReportPaths
+    root: Path
+    lines: list[str]
+    seconds: float
+
+    @property
+    def site(self) -> Path:
+        """The published site folder."""
+        return self.paths.site_index.parent
+
+    def pages(self) -> list[Path]:
+        """The site's pages (not the theme's Jinja macro files that Sphinx copies into _static)."""
+        return sorted(p for p in self.site.rglob("*.html") if "_static" not in p.relative_to(self.site).parts)
+
+
+@pytest.fixture(scope="module")
+def built(small_mart: Params, tmp_path_factory: pytest.TempPathFactory) -> BuiltReport:
+    """The report of the small mart, built cold into a temporary root."""
+    root = tmp_path_factory.mktemp("report")
+    lines: list[str] = []
+    start = time.perf_counter()
+    paths = build_report(small_mart, progress=lines.append, root=root)
+    return BuiltReport(small_mart, paths, root, lines, time.perf_counter() - start)
+
+
+@pytest.mark.slow
+def test_build_executes_every_template_without_errors(built: BuiltReport) -> None:
+    planned = plan_chapters(built.params)
+    assert {c.template.name for c in planned} == {p.name for p in TEMPLATES_DIR.glob("*.ipynb")}
+    executed = sorted((built.root / "build" / "report" / built.params.name / "chapters").glob("*.ipynb"))
+    assert [p.stem for p in executed] == sorted(c.slug for c in planned)
+    for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error"], path.name
+        assert not [o for o in outputs if o.get("name") == "stderr"], f"{path.name} wrote to stderr"
+        ids = [cell.id for cell in nb.cells]
+        assert len(set(ids)) == len(ids) and all(i.startswith(path.stem[:20]) for i in ids)
+    chapter_lines = [line for line in built.lines if line.startswith("chapter ")]
+    assert len(chapter_lines) == len(planned)
+    assert all(re.fullmatch(r"chapter \S+: executed in [\d.]+ s", line) for line in chapter_lines)
+
+
+@pytest.mark.slow
+def test_every_segment_has_a_page_titled_with_its_name(built: BuiltReport) -> None:
+    titles = {}
+    for page in (built.site / "chapters").glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        match = re.search(r'<article class="bd-article">.*?<h1>(.*?)<a class="headerlink"', html, re.S)
+        titles[page.name] = match.group(1).strip() if match else None
+    for seg in built.params.all_segments:
+        assert seg.name in titles.values(), f"no page for segment {seg.id}"
+    assert "Segment" not in titles.values(), "the template's own H1 leaked into a page"
+
+
+class _Links(HTMLParser):
+    """Every link target, image source and element id of one HTML page."""
+
+    def __init__(self) -> None:
+        """Start with no links and no ids."""
+        super().__init__()
+        self.targets: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Record the tag's id and its link or source."""
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"])
+        for key in ("href", "src"):
+            if values.get(key) and tag in ("a", "img", "link", "script"):
+                self.targets.append(values[key])
+
+
+def _parse(page: Path) -> _Links:
+    """The links and ids of one page."""
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.mark.slow
+def test_every_internal_link_and_image_resolves(built: BuiltReport) -> None:
+    parsed = {page: _parse(page) for page in built.pages()}
+    broken = []
+    for page, links in parsed.items():
+        for target in links.targets:
+            parts = urlsplit(target)
+            if parts.scheme or target.startswith(("mailto:", "javascript:")):
+                continue
+            resolved = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if not resolved.exists():
+                broken.append(f"{page.relative_to(built.site)} → {target}")
+            elif parts.fragment and resolved.suffix == ".html":
+                ids = parsed[resolved].ids if resolved in parsed else _parse(resolved).ids
+                if unquote(parts.fragment) not in ids:
+                    broken.append(f"{page.relative_to(built.site)} → {target} (no such anchor)")
+    assert not broken, broken[:10]
+    images = [t for links in parsed.values() for t in links.targets if t.endswith((".svg", ".png"))]
+    assert len(images) >= 5 * len(built.params.all_segments)
+
+
+@pytest.mark.slow
+def test_site_loads_nothing_from_the_network_and_shows_no_email(built: BuiltReport) -> None:
+    assert external_assets(built.site) == []
+    for page in built.pages():
+        text = page.read_text(encoding="utf-8")
+        assert not EMAIL.search(text), f"{page.name}: {EMAIL.search(text).group(0)}"
+    assert not {"name", "email"} & set(read_mart(built.params.mart_dir).customers.columns)
+
+
+@pytest.mark.slow
+def test_pdf_has_a_contents_page_every_segment_and_page_numbers(built: BuiltReport) -> None:
+    from pypdf import PdfReader
+
+    reader = PdfReader(built.paths.pdf)
+    pages = [page.extract_text() for page in reader.pages]
+    assert "Contents" in pages[1]
+    assert built.params.title.split("—")[0].strip() in pages[0]
+    for seg in built.params.all_segments:
+        assert seg.name in pages[1], f"{seg.name} missing from the contents"
+        assert sum(seg.name in text for text in pages[2:]) >= 2
+    assert all(re.search(rf"(^|\n)\s*{i}\s*($|\n)", text) for i, text in enumerate(pages, start=1))
+    assert not any(EMAIL.search(text) for text in pages)
+    assert len(reader.pages) > 8 + len(built.params.all_segments)
+
+
+@pytest.mark.slow
+def test_every_figure_is_written_as_png_and_svg(built: BuiltReport) -> None:
+    pngs = {p.stem for p in built.paths.figures_dir.glob("*.png")}
+    svgs = {p.stem for p in built.paths.figures_dir.glob("*.svg")}
+    assert pngs == svgs
+    for seg in built.params.all_segments:
+        assert f"segment-{figures.segment_slug(seg.id)}-kpi-deltas" in pngs
+    assert {"score-cube", "revenue-concentration", "segment-shares"} <= pngs
+
+
+@pytest.mark.slow
+def test_unchanged_rerun_executes_nothing_and_is_fast(built: BuiltReport) -> None:
+    lines: list[str] = []
+    start = time.perf_counter()
+    build_report(built.params, progress=lines.append, root=built.root)
+    seconds = time.perf_counter() - start
+    chapter_lines = [line for line in lines if line.startswith("chapter ")]
+    assert chapter_lines and all(line.endswith(": cached") for line in chapter_lines)
+    assert "site and pdf: unchanged" in lines
+    assert seconds < 5, f"unchanged rerun took {seconds:.1f} s"
+
+
+@pytest.mark.slow
+def test_failing_chapter_names_notebook_and_cell_and_keeps_the_site(
+    built: BuiltReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = shutil.copytree(TEMPLATES_DIR, tmp_path / "chapters")
+    broken = templates / "08_appendix.ipynb"
+    nb = nbformat.read(broken, as_version=4)
+    nb.cells[-1].source = "raise ValueError('appendix exploded')"
+    nbformat.write(nb, broken)
+    monkeypatch.setattr("segmentation.report.build.TEMPLATES_DIR", templates)
+    index = built.paths.site_index
+    before = (index.read_bytes(), sorted(p.name for p in index.parent.iterdir()), built.paths.pdf.read_bytes())
+
+    with pytest.raises(ChapterFailedError) as failure:
+        build_report(built.params, progress=lambda _line: None, root=built.root)
+
+    message = str(failure.value)
+    assert "08_appendix.ipynb" in message and f"cell {len(nb.cells)}" in message
+    assert "ValueError: appendix exploded" in message and "\n" not in message
+    after = (index.read_bytes(), sorted(p.name for p in index.parent.iterdir()), built.paths.pdf.read_bytes())
+    assert after == before
+
+
+# --- a real browser --------------------------------------------------------------------------------------------
+
+
+def _require_chromium() -> None:
+    """Skip without a browser, except in CI, where a missing browser is a failure."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site_url(built: BuiltReport) -> Iterator[str]:
+    """The built site served from 127.0.0.1 on a free port (a background thread, stopped afterwards)."""
+    handler = functools.partial(_QuietHandler, directory=str(built.site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="report-site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file handler that does not log every request to stderr."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
+        """Log nothing."""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_site_in_a_real_browser_has_no_console_errors(built: BuiltReport, site_url: str) -> None:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    remote: list[str] = []
+    segment_page = f"chapters/{next(p.name for p in sorted((built.site / 'chapters').glob('05_segment_*.html')))}"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = chromium.new_page(viewport={"width": 1360, "height": 900})
+            page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location}") if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda req: remote.append(req.url) if not req.url.startswith(site_url) else None)
+            page.goto(site_url + "index.html", wait_until="load")
+            assert built.params.title in page.title()
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+            page.goto(site_url + segment_page, wait_until="load")
+            assert page.locator("h1").first.inner_text().strip() == built.params.all_segments[0].name
+            assert page.locator("img").count() >= 4
+            assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        finally:
+            chromium.close()
+    assert not errors, errors
+    assert not [u for u in remote if not u.startswith(("data:", "blob:"))], remote
