@@ -48,6 +48,9 @@ serve: $(STAMP)  ## preview the built report site on http://127.0.0.1:8000
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest
 
+test-fast: $(STAMP)  ## the tests without whole-report builds and browsers
+	$(PY) -m pytest -m "not slow and not browser"
+
 bench: $(STAMP)  ## time the mart at 1e5, 1e6, 1e7 customers against a plain-pandas reference
 	$(PY) -m benchmarks.mart
 

@@ -178,7 +178,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
         count = int(counts[check.id] or 0)
         result = CheckResult(check.id, check.description, list(check.fields), policy, count)
         if count:
-            result.examples = _examples(marked, check.failing(marked).fill_null(False), check.fields)
+            result.examples = _examples(parsed, checked.filter(checked[fails[check.id]]), check.fields)
             if policy == "fail":
                 rows = [e[ROW] for e in result.examples]
                 raise InputDataError(
@@ -259,10 +259,11 @@ def validated_contract(params: Params, reference_date: dt.date) -> pa.DataFrameS
     return pa.DataFrameSchema(columns, checks=frame_checks, name="validated customer fields")
 
 
-def _examples(table: ibis.Table, predicate: ibis.BooleanValue, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+def _examples(parsed: ibis.Table, failing_rows: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     """Up to five failing rows (row number and the checked fields as written in the file), never personal data."""
     shown = [f for f in fields if f not in PERSONAL_FIELDS][:8]
-    rows = table.filter(predicate).order_by(ROW).limit(EXAMPLES).select(ROW, *(as_written(f) for f in shown)).execute()
+    first = failing_rows.select(ROW).order_by(ROW).limit(EXAMPLES)
+    rows = parsed.semi_join(first, ROW).select(ROW, *(as_written(f) for f in shown)).order_by(ROW).execute()
     out = []
     for rec in rows.to_dict("records"):
         item = {ROW: int(rec[ROW])}
