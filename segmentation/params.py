@@ -141,7 +141,9 @@ def load_params(path: str | Path, *, root: Path | None = None) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of settings at the top level")
     params = _parse(path, raw, root or Path.cwd(), hashlib.sha256(text.encode()).hexdigest())
-    from segmentation.rules import check_reachable  # late import: rules imports this module
+    from segmentation.rules import (
+        check_reachable,  # late import: rules imports this module
+    )
 
     check_reachable(params)
     return params

@@ -29,10 +29,19 @@ from segmentation.features import add_rfm
 from segmentation.ids import customer_numbers, issue_ids
 from segmentation.load import ROW, read_raw
 from segmentation.mart import (
-    CONTACTS, CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SCHEMA_VERSION, SUMMARY, publish, write_json,
+    CONTACTS,
+    CUSTOMERS,
+    INSIGHTS,
+    MANIFEST,
+    QUALITY,
+    SCHEMA_VERSION,
+    SUMMARY,
+    file_sha256,
+    publish,
+    write_json,
 )
 from segmentation.params import Params
-from segmentation.schema import PERSONAL_FIELDS, field_names
+from segmentation.schema import PERSONAL_FIELDS
 from segmentation.scores import add_scores, cutoffs
 from segmentation.segments import assign_segments
 
@@ -173,15 +182,6 @@ def versions() -> dict[str, str]:
     for dist in ("ibis-framework", "duckdb", "pandas", "pyarrow", "pandera"):
         found[dist] = importlib_metadata.version(dist)
     return found
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_sha256() -> str:

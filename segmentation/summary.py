@@ -118,7 +118,7 @@ def _numeric_effects(stats: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Cohen's d of each numeric attribute, segment vs rest."""
     totals = _total(stats)
     out: dict[str, list[dict[str, Any]]] = {}
-    for _, row in stats.iterrows():
+    for _index, row in stats.iterrows():
         n1, n2 = int(row["n"]), int(totals["n"] - row["n"])
         if n1 < 2 or n2 < 2:
             continue

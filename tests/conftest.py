@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,18 @@ from segmentation.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 2_000
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright cannot download its own browser here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def require_chromium() -> None:
+    """Skip without a browser, except in CI, where a missing browser is a failure."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def params_copy(source: Path, folder: Path, **overrides) -> Path:

@@ -21,9 +21,19 @@ from segmentation.dashboard import bench
 from segmentation.dashboard import data as d
 from segmentation.dashboard.app import create_app
 from segmentation.dashboard.callbacks import (
-    RESET_ID, URL_ID, export_download, figure_outputs, summary_outputs, sync_filters_and_url,
+    RESET_ID,
+    URL_ID,
+    export_download,
+    figure_outputs,
+    summary_outputs,
+    sync_filters_and_url,
 )
-from segmentation.dashboard.layout import EXPORT_ALL, EXPORT_MARKETING, FILTER_IDS, money
+from segmentation.dashboard.layout import (
+    EXPORT_ALL,
+    EXPORT_MARKETING,
+    FILTER_IDS,
+    money,
+)
 from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST
 from segmentation.params import Params
 

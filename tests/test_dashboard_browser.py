@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,24 +17,15 @@ from segmentation.dashboard.app import create_app
 from segmentation.mart import CUSTOMERS
 from segmentation.params import Params
 
+from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LOCAL_HOSTS = {"127.0.0.1"}
 TIMEOUT_MS = 20_000
 
 pytestmark = pytest.mark.browser
 
-
-def _require_chromium() -> None:
-    """Skip without a browser, except in CI, where a missing browser is a failure."""
-    if CHROMIUM.exists():
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ class Browser:
 @pytest.fixture(scope="module")
 def browser(dashboard_url: str) -> Iterator[Browser]:
     """A Chromium page that records console errors and requests; closed afterwards."""
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
 import threading
@@ -23,7 +22,13 @@ import pytest
 
 from segmentation.mart import read_mart
 from segmentation.params import Params, load_params
-from segmentation.report import ChapterFailedError, figures, load_context, narrative, tables
+from segmentation.report import (
+    ChapterFailedError,
+    figures,
+    load_context,
+    narrative,
+    tables,
+)
 from segmentation.report.build import ReportPaths, build_report
 from segmentation.report.chapters import (
     TEMPLATES_DIR,
@@ -33,13 +38,17 @@ from segmentation.report.chapters import (
     inputs_digest,
     plan_chapters,
 )
-from segmentation.report.recommend import median_orders, recommendations, target_segments
+from segmentation.report.recommend import (
+    median_orders,
+    recommendations,
+    target_segments,
+)
 from segmentation.report.site import external_assets
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 # sphinx-book-theme 1.4 touches an attribute Sphinx 9 deprecates; harmless, and not ours to fix.
@@ -388,15 +397,6 @@ def test_failing_chapter_names_notebook_and_cell_and_keeps_the_site(
 # --- a real browser --------------------------------------------------------------------------------------------
 
 
-def _require_chromium() -> None:
-    """Skip without a browser, except in CI, where a missing browser is a failure."""
-    if CHROMIUM.exists():
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
 
 @pytest.fixture(scope="module")
 def site_url(built: BuiltReport) -> Iterator[str]:
@@ -422,7 +422,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_site_in_a_real_browser_has_no_console_errors(built: BuiltReport, site_url: str) -> None:
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []

@@ -11,7 +11,13 @@ from dash.exceptions import PreventUpdate
 
 from segmentation.dashboard import data as d
 from segmentation.dashboard import figures
-from segmentation.dashboard.layout import EXPORT_MARKETING, FILTER_IDS, GRAPH_IDS, export_note, kpi_cards
+from segmentation.dashboard.layout import (
+    EXPORT_MARKETING,
+    FILTER_IDS,
+    GRAPH_IDS,
+    export_note,
+    kpi_cards,
+)
 from segmentation.errors import MartMissingError
 
 URL_ID, RESET_ID = "url", "reset-filters"

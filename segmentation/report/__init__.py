@@ -5,6 +5,10 @@ Kept light on import (no papermill or Sphinx) because every chapter kernel impor
 """
 
 from segmentation.report.context import ReportContext, load_context
-from segmentation.report.errors import ChapterFailedError, ReportBuildError, SiteBuildError
+from segmentation.report.errors import (
+    ChapterFailedError,
+    ReportBuildError,
+    SiteBuildError,
+)
 
 __all__ = ["ChapterFailedError", "ReportBuildError", "ReportContext", "SiteBuildError", "load_context"]

@@ -35,7 +35,14 @@ from segmentation.report.chapters import (
 from segmentation.report.display import Table
 from segmentation.report.errors import SiteBuildError
 from segmentation.report.pdf import PdfMeta, build_pdf
-from segmentation.report.site import REPORT_DIR, SiteText, external_assets, publish_dir, run_sphinx, write_sources
+from segmentation.report.site import (
+    REPORT_DIR,
+    SiteText,
+    external_assets,
+    publish_dir,
+    run_sphinx,
+    write_sources,
+)
 
 
 @dataclass(frozen=True)

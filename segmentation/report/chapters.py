@@ -25,7 +25,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 import segmentation
-from segmentation.mart import MART_FILES
+from segmentation.mart import MART_FILES, file_sha256
 from segmentation.params import Params
 from segmentation.report.errors import ChapterFailedError
 from segmentation.report.figures import segment_slug
@@ -91,7 +91,7 @@ def inputs_digest(params: Params, mart_dir: Path) -> str:
     digest.update(params.sha256.encode())
     for name in MART_FILES:
         digest.update(name.encode())
-        digest.update(_file_sha256(mart_dir / name).encode())
+        digest.update(file_sha256(mart_dir / name).encode())
     digest.update(source_digest().encode())
     return digest.hexdigest()
 
@@ -118,17 +118,8 @@ def chapter_key(chapter: Chapter, inputs: str) -> str:
     """The cache key of one chapter: shared inputs + its template + its parameters (the segment id)."""
     digest = hashlib.sha256()
     digest.update(inputs.encode())
-    digest.update(_file_sha256(chapter.template).encode())
+    digest.update(file_sha256(chapter.template).encode())
     digest.update(json.dumps(chapter.parameters, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 
