@@ -51,8 +51,9 @@ test: $(STAMP)  ## run the whole test suite
 test-fast: $(STAMP)  ## the tests without whole-report builds and browsers
 	$(PY) -m pytest -m "not slow and not browser"
 
-bench: $(STAMP)  ## time the mart at 1e5, 1e6, 1e7 customers against a plain-pandas reference
+bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 vs a pandas reference), dashboard and report
 	$(PY) -m benchmarks.mart
+	$(PY) -m benchmarks.report
 
 clean:  ## remove generated data, builds and figures (keeps .venv)
 	rm -rf data build figures bench-out
