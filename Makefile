@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 RAW    := data/raw/synthetic_customers.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data mart report rules validate test test-fast bench dashboard serve clean
+.PHONY: help setup data mart report rules validate test test-fast test-spark bench dashboard serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ test: $(STAMP)  ## run the whole test suite
 
 test-fast: $(STAMP)  ## the tests without whole-report builds and browsers
 	$(PY) -m pytest -m "not slow and not browser"
+
+test-spark: $(STAMP)  ## the Spark parity tests (installs pyspark)
+	$(PY) -m pip install --quiet -r requirements-spark.lock
+	SPARK_TESTS=required $(PY) -m pytest -m spark
 
 bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 vs a pandas reference), dashboard and report
 	$(PY) -m benchmarks.mart

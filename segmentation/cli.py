@@ -33,22 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="run only the data-quality review; writes data_quality.json")
     _params_options(val)
+    _engine_option(val)
 
     rules = sub.add_parser("rules", help="lint a params file's segment rules and print which rule wins each cell")
     rules.add_argument("params", nargs="?", type=Path, default=DEFAULT_PARAMS, help="params YAML file")
 
     run = sub.add_parser("run", help="build the mart (customer_segments.parquet, summary, insights, manifest)")
     _params_options(run)
+    _engine_option(run)
     run.add_argument("--force", action="store_true", help="rebuild even when the mart is up to date")
 
     report = sub.add_parser("report", help="build the mart, then the report site and PDF")
     _params_options(report)
+    _engine_option(report)
     report.add_argument("--jobs", type=_positive_int, default=None, help="chapters executed in parallel")
 
     dash = sub.add_parser("dashboard", help="serve the analyst dashboard over the mart")
     _params_options(dash)
     dash.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     dash.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+
+    mig = sub.add_parser("migrate", help="segment migration between two marts; writes segment_migration.parquet")
+    mig.add_argument("--before", type=Path, required=True, metavar="DIR", help="the earlier mart folder")
+    mig.add_argument("--after", type=Path, required=True, metavar="DIR", help="the later mart folder (gets the output)")
+    mig.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
+    mig.add_argument("--match", choices=("id", "source"), default="source",
+                     help="match customers by source id + first purchase date (default) or by customer_id")
     return parser
 
 
@@ -120,9 +130,19 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from segmentation.migration import MIGRATION, MIGRATION_JSON, migrate, summary_line
+    from segmentation.params import load_params
+
+    flows = migrate(args.before, args.after, params=load_params(args.params), match=args.match)
+    _say(summary_line(flows))
+    _say(f"wrote {args.after / MIGRATION} and {MIGRATION_JSON}")
+    return 0
+
+
 COMMANDS = {
     "generate": _generate, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
-    "dashboard": _dashboard,
+    "dashboard": _dashboard, "migrate": _migrate,
 }
 
 
@@ -132,13 +152,21 @@ def _params_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=Path, default=None, help="customer file (CSV or Parquet); overrides the params")
 
 
+def _engine_option(parser: argparse.ArgumentParser) -> None:
+    """--engine, for the commands that query the data."""
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                        help="query engine; overrides the params' engine.name (default: as in the params, duckdb)")
+
+
 def _load_params(args: argparse.Namespace):
-    """The params file, with --input applied."""
+    """The params file, with --input and --engine applied."""
     from dataclasses import replace
 
     from segmentation.params import load_params
 
     params = load_params(args.params)
+    if getattr(args, "engine", None):
+        params = replace(params, engine=replace(params.engine, name=args.engine))
     return replace(params, input_path=args.input) if args.input else params
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import ibis
+from ibis import _
 from ibis.backends import BaseBackend
 
+from segmentation.engine import location
 from segmentation.errors import InputDataError
 from segmentation.schema import field_names
 
 ROW = "input_row"  # 1-based data-row number in the file, used to point at bad rows
+_TASK, _ID = "spark_task_", "spark_row_id_"  # Spark only: which read task produced a row, and its increasing id
 
 
 def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
@@ -22,24 +26,62 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
     if path.stat().st_size == 0:
         raise InputDataError(f"{path}: file is empty (0 rows); expected the 20 fields of the customer file")
     suffix = path.suffix.lower()
+    spark = con.name == "pyspark"
+    source = location(con, path)
     try:
         if suffix == ".parquet":
-            table = con.read_parquet(path)
+            table = con.read_parquet(source)
+        elif suffix in (".csv", ".txt", ".gz") and spark:
+            # all text (no inferSchema); "" inside a quoted field is a quote (RFC 4180); a ragged row fails the read
+            table = con.read_csv(source, header=True, inferSchema=False, escape='"', mode="FAILFAST")
         elif suffix in (".csv", ".txt", ".gz"):
             # all text: a bad value must become a counted data-quality failure, not a reader crash
-            table = con.read_csv(path, all_varchar=True, header=True)
+            table = con.read_csv(source, all_varchar=True, header=True)
         else:
             raise InputDataError(f"{path}: unsupported input format '{suffix}' (use .csv or .parquet)")
     except InputDataError:
         raise
     except Exception as exc:  # the engine's own reader error: report it on one line
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputDataError(f"{path}: cannot be read as {suffix[1:].upper()}: {first_line}") from exc
+        raise _unreadable(path, suffix, exc, spark=spark) from exc
     missing = [name for name in field_names() if name not in table.columns]
     if missing:
         raise InputDataError(
             f"{path}: field(s) {', '.join(missing)} missing (all rows); expected the 20 fields of the customer file"
         )
+    if spark:  # Spark reads lazily: a reader error shows when the rows are first stored
+        try:
+            return con.create_table("raw_input", _spark_numbered(con, table), temp=True, overwrite=True)
+        except Exception as exc:
+            raise _unreadable(path, suffix, exc, spark=True) from exc
     numbered = table.select(*field_names(), **{ROW: ibis.row_number() + 1})
     # later stages scan the input several times: parse a CSV once, read Parquet (columnar, cheap) each time
     return numbered if suffix == ".parquet" else con.create_table("raw_input", numbered, temp=True, overwrite=True)
+
+
+def _unreadable(path: Path, suffix: str, exc: Exception, *, spark: bool = False) -> InputDataError:
+    """The engine's reader error as one line naming the file."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # a failed Spark job says "An error occurred while calling o123.count" first; the root cause is the last error
+    # class further down: "[MALFORMED_CSV_RECORD] Malformed CSV record: <the row>" (the row, with names, left out)
+    spark_errors = re.findall(r"\[[A-Z][A-Z_.]+\] [^:\n]+", str(exc)) if spark else []
+    first_line = spark_errors[-1].rstrip(". ") if spark_errors else first_line
+    return InputDataError(f"{path}: cannot be read as {suffix[1:].upper()}: {first_line}")
+
+
+def _spark_numbered(con: BaseBackend, table: ibis.Table) -> ibis.Table:
+    """The 20 fields plus the data-row number on Spark, without a window over the whole table.
+
+    Spark reads one file as consecutive slices, one per task, in file order; `monotonically_increasing_id()` is
+    (task << 33) + position within the task. Row number = rows in earlier tasks + position + 1.
+    """
+    ids = con.create_table("raw_ids", con.sql(
+        f"SELECT *, spark_partition_id() AS {_TASK}, monotonically_increasing_id() AS {_ID} FROM {table.get_name()}"
+    ), temp=True, overwrite=True)
+    per_task = ids.group_by(_TASK).aggregate(task_rows=_.count())
+    # tasks are few, so a running total over them is cheap
+    offsets = per_task.mutate(
+        offset=_.task_rows.sum().over(order_by=_TASK, rows=(None, 0)) - _.task_rows
+    ).drop("task_rows")
+    numbered = ids.join(offsets, _TASK)
+    position = numbered[_ID] - numbered[_TASK].cast("int64") * 2**33
+    return numbered.select(*field_names(), **{ROW: numbered.offset + position + 1})

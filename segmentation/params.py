@@ -14,6 +14,9 @@ import yaml
 from segmentation.errors import ParamsError
 
 POLICIES = ("fail", "drop", "flag")
+ENGINES = ("duckdb", "spark")
+# local, local[4], local[*], local[4,2], spark://host:7077, yarn, k8s://https://host:443, sc://host:15002 (Spark Connect)
+SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|sc)://\S+")
 
 # Every data-quality check, its default policy, and what it looks for (shown in the DQ report).
 QUALITY_CHECKS: dict[str, tuple[str, str]] = {
@@ -82,10 +85,12 @@ class PremiumParams:
 
 @dataclass(frozen=True)
 class EngineParams:
-    """Resources the query engine may use; past the memory limit it spills to disk instead of growing."""
+    """Which query engine runs the mart and what it may use; past the memory limit DuckDB spills to disk."""
 
-    memory_limit: str = "3GB"
-    threads: int | None = None  # None: all cores
+    memory_limit: str = "3GB"  # DuckDB's limit; a local Spark driver gets the same heap
+    threads: int | None = None  # None: all cores (DuckDB; a local Spark master sets its own, e.g. local[2])
+    name: str = "duckdb"
+    spark_master: str = "local[2]"  # the SPARK_REMOTE environment variable (Spark Connect) wins when set
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
             raise ParamsError(f"{path}: segment '{seg.id}': key 'id' is used twice")
         seen.add(seg.id)
 
-    quality = dict((check, default) for check, (default, _) in QUALITY_CHECKS.items())
+    quality = {check: default for check, (default, _) in QUALITY_CHECKS.items()}
     quality_raw = _mapping(path, raw, "quality")
     _reject_unknown(path, "quality", quality_raw, set(QUALITY_CHECKS))
     for check, policy in quality_raw.items():
@@ -196,13 +201,22 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         raise ParamsError(f"{path}: privacy: key 'export_contacts' must be true or false")
 
     engine_raw = _mapping(path, raw, "engine")
-    _reject_unknown(path, "engine", engine_raw, {"memory_limit", "threads"})
+    _reject_unknown(path, "engine", engine_raw, {"memory_limit", "threads", "name", "spark_master"})
     memory_limit = engine_raw.get("memory_limit", EngineParams.memory_limit)
     if not (isinstance(memory_limit, str) and re.fullmatch(r"\d+(\.\d+)?\s*(MB|GB|MiB|GiB)", memory_limit)):
         raise ParamsError(f"{path}: engine: key 'memory_limit' must look like '3GB' or '512MB', got {memory_limit!r}")
     threads = engine_raw.get("threads")
     if threads is not None and (type(threads) is not int or threads < 1):
         raise ParamsError(f"{path}: engine: key 'threads' must be a whole number ≥ 1 or null, got {threads!r}")
+    engine_name = engine_raw.get("name", EngineParams.name)
+    if engine_name not in ENGINES:
+        raise ParamsError(f"{path}: engine: key 'name' must be one of {', '.join(ENGINES)}, got {engine_name!r}")
+    spark_master = engine_raw.get("spark_master", EngineParams.spark_master)
+    if not (isinstance(spark_master, str) and SPARK_MASTER.fullmatch(spark_master)):
+        raise ParamsError(
+            f"{path}: engine: key 'spark_master' must be a Spark master URL such as local[2], spark://host:7077, "
+            f"yarn or sc://host:15002, got {spark_master!r}"
+        )
 
     return Params(
         path=path,
@@ -215,7 +229,8 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         quality=quality,
         premium=premium,
         export_contacts=export_contacts,
-        engine=EngineParams(memory_limit=memory_limit, threads=threads),
+        engine=EngineParams(memory_limit=memory_limit, threads=threads, name=engine_name,
+                            spark_master=spark_master),
         segments=segments,
         fallback=fallback,
         raw=raw,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 from pandera.errors import SchemaErrors
 
 from segmentation import __version__, countries, insights, premium, quality, summary
-from segmentation.engine import connect
+from segmentation.engine import connect, location
 from segmentation.features import add_rfm
 from segmentation.ids import customer_numbers, issue_ids
 from segmentation.load import ROW, read_raw
@@ -77,6 +78,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         "input_sha256": file_sha256(params.input_path) if params.input_path.is_file() else None,
         "params_sha256": params.sha256,
         "code_sha256": code_sha256(),
+        "engine": params.engine.name,  # switching engines rebuilds: the mart records which one built it
     }
     current = _existing_manifest(params.mart_dir)
     if not force and current and current.get("fingerprint") == fingerprint and current.get("schema_version") == SCHEMA_VERSION:
@@ -84,7 +86,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         return RunResult(params.mart_dir, current, skipped=True)
 
     timings: dict[str, float] = {}
-    con = connect(threads=params.engine.threads, memory_limit=params.engine.memory_limit)
+    con = connect(params.engine)
     with _stage("load", timings, say):
         raw = read_raw(con, params.input_path)
     with _stage("validate", timings, say) as note:
@@ -103,8 +105,8 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         with _stage("segments", timings, say):
             segmented = _with_iso3(assign_segments(scored, params), validated)
             # written once, sorted by the new id; everything after reads the written file
-            segmented.order_by("customer_number").select(*MART_COLUMNS).to_parquet(staging / CUSTOMERS)
-            mart = con.read_parquet(staging / CUSTOMERS)
+            write_sorted(segmented, MART_COLUMNS, staging / CUSTOMERS)
+            mart = con.read_parquet(location(con, staging / CUSTOMERS))
         with _stage("contract", timings, say):
             check_contract(mart, params, review)
         with _stage("summary", timings, say):
@@ -137,7 +139,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
 def validate_only(params: Params, *, progress: Progress | None = None) -> quality.QualityReview:
     """Run only the data-quality review and publish data_quality.json beside the mart."""
     say = progress or (lambda _msg: None)
-    con = connect()
+    con = connect(params.engine)
     raw = read_raw(con, params.input_path)
     review = quality.review(con, raw, params)
     with publish(params.mart_dir) as staging:
@@ -170,16 +172,18 @@ def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.
         "rows": {"raw": review.rows_in, "validated": review.rows_out, "mart": mart_rows},
         "score_cutoffs": cuts,
         "score_values": {"r": "-recency_days", "f": "frequency", "m": "monetary"},
-        "versions": versions(),
+        "engine": params.engine.name,
+        "versions": versions(params.engine.name),
         # timings vary run to run: kept apart from the outputs that must be byte-identical
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
 
 
-def versions() -> dict[str, str]:
-    """Versions of this package, Python and the libraries that shape the output."""
+def versions(engine: str = "duckdb") -> dict[str, str]:
+    """Versions of this package, Python and the libraries that shape the output (the engine's among them)."""
     found = {"segmentation": __version__, "python": platform.python_version()}
-    for dist in ("ibis-framework", "duckdb", "pandas", "pyarrow", "pandera"):
+    engine_dist = "pyspark" if engine == "spark" else "duckdb"
+    for dist in ("ibis-framework", engine_dist, "pandas", "pyarrow", "pandera"):
         found[dist] = importlib_metadata.version(dist)
     return found
 
@@ -220,7 +224,48 @@ def _write_summary(segment_table, path: Path) -> None:
 def _write_contacts(raw: ibis.Table, numbers: ibis.Table, path: Path) -> None:
     """Names and emails by new customer id, only when the params allow personal data out."""
     contacts = issue_ids(quality.parse(raw).select(ROW, "customer_id", *PERSONAL_FIELDS), numbers)
-    contacts.order_by("customer_number").select("customer_id", *PERSONAL_FIELDS).to_parquet(path)
+    write_sorted(contacts, ("customer_id", *PERSONAL_FIELDS), path)
+
+
+def write_sorted(table: ibis.Table, columns: Sequence[str], path: Path) -> None:
+    """Write `columns` of a table that carries `customer_number` to ONE Parquet file, in customer_number order.
+
+    DuckDB writes the file itself. Spark writes a folder of part files (one per task, each a sorted range), so
+    they are streamed into one file, in order, with the same column types as DuckDB's.
+    """
+    ordered = table.order_by("customer_number")
+    if table.get_backend().name != "pyspark":
+        ordered.select(*columns).to_parquet(path)
+        return
+    schema = pa.schema([pa.field(name, dtype.to_pyarrow()) for name, dtype in table.select(*columns).schema().items()])
+    parts = path.with_name(f".{path.name}.parts")
+    try:
+        ordered.select("customer_number", *columns).to_parquet(location(table.get_backend(), parts))
+        _combine_parts(parts, schema, path)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+def _combine_parts(parts: Path, schema: pa.Schema, path: Path) -> None:
+    """Stream sorted part files, in customer_number order, into one Parquet file with `schema` (order checked)."""
+    files = []
+    for part in parts.glob("*.parquet"):
+        reader = pq.ParquetFile(part)
+        if reader.metadata.num_rows:  # a task with no rows may still write an empty file
+            first = next(reader.iter_batches(batch_size=1, columns=["customer_number"])).column(0)[0].as_py()
+            files.append((first, part))
+    last = None
+    with pq.ParquetWriter(path, schema) as writer:
+        for _first, part in sorted(files):
+            for batch in pq.ParquetFile(part).iter_batches():
+                if not batch.num_rows:
+                    continue
+                numbers = batch.column(0).to_numpy()
+                if (last is not None and numbers[0] <= last) or (numbers[1:] <= numbers[:-1]).any():
+                    raise RuntimeError(f"{parts}: the engine wrote customer_number out of order")
+                last = numbers[-1]
+                writer.write_batch(pa.RecordBatch.from_arrays(
+                    [batch.column(f.name).cast(f.type) for f in schema], schema=schema))
 
 
 def _existing_manifest(mart_dir: Path) -> dict[str, Any] | None:

@@ -74,6 +74,9 @@ def swap_first_two(raw):
         (lambda raw: raw.update(reference_date="yesterday"), "key 'reference_date' must be an ISO date"),
         (lambda raw: raw["engine"].update(memory_limit="lots"), "engine: key 'memory_limit' must look like '3GB'"),
         (lambda raw: raw["engine"].update(threads=0), "engine: key 'threads' must be a whole number"),
+        (lambda raw: raw["engine"].update(name="flink"), "engine: key 'name' must be one of duckdb, spark, got 'flink'"),
+        (lambda raw: raw["engine"].update(spark_master="localhost"), "engine: key 'spark_master' must be a Spark master URL"),
+        (lambda raw: raw["engine"].update(spark_url="sc://x"), "engine: unknown key 'spark_url'"),
         # a catch-all rule first leaves nothing for the rules after it
         (lambda raw: raw["segments"].insert(0, {**raw["segments"][0], "id": "all", "r": [1, 5], "f": [1, 5], "m": [1, 5]}),
          "segment 'top': can never match"),

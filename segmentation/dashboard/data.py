@@ -16,6 +16,7 @@ import pyarrow.csv as pa_csv
 
 from segmentation.errors import MartMissingError
 from segmentation.mart import CONTACTS, MANIFEST, Mart, read_mart
+from segmentation.migration import LAPSED, MIGRATION_JSON, NEW, read_migration
 
 ALL, YES, NO = "all", "yes", "no"
 FLAG_CHOICES = (ALL, YES, NO)
@@ -140,6 +141,25 @@ class Segments:
 
 
 @dataclass(frozen=True)
+class MigrationGrid:
+    """The segment migration stored in the mart as a from × to grid (rows: segments before, then new customers;
+    columns: segments after, then lapsed). `customers`, `shares` and the revenues are NaN in the one impossible
+    cell (new → lapsed); `shares` is also NaN in a row without customers."""
+
+    before_date: str
+    after_date: str
+    from_ids: tuple[str, ...]
+    from_names: tuple[str, ...]
+    to_ids: tuple[str, ...]
+    to_names: tuple[str, ...]
+    customers: np.ndarray
+    shares: np.ndarray
+    revenue_before: np.ndarray
+    revenue_after: np.ndarray
+    colors: dict[str, str]
+
+
+@dataclass(frozen=True)
 class DashboardData:
     """The mart prepared once for the dashboard: coded dimensions, boolean flags, numbers, summary and export."""
 
@@ -159,6 +179,8 @@ class DashboardData:
     export: pa.Table
     manifest: dict
     reference_date: str | None
+    migration: MigrationGrid | None = None
+    migration_note: str = ""  # why there is no migration grid (the page adds the command that makes one)
 
     def clean(self, filters: Filters) -> Filters:
         """The same filters without values this mart does not have (old shared links must not break the page)."""
@@ -204,6 +226,7 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         "country": _country_dimension(iso3, customers["country"]),
     }
     monetary = customers["monetary"].to_numpy(dtype=np.float64)
+    migration, migration_note = load_migration(mart.path, dict(zip(segments.ids, segments.colors)))
     return DashboardData(
         mart_dir=mart.path,
         customers=len(customers),
@@ -221,6 +244,43 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         export=_export_table(mart.path, customers, export_contacts),
         manifest=mart.manifest,
         reference_date=mart.manifest.get("reference_date"),
+        migration=migration,
+        migration_note=migration_note,
+    )
+
+
+MIGRATION_COLOR = "#4D4D4D"  # new and lapsed customers: neutral, like the report
+
+
+def load_migration(mart_dir: Path, colors: Mapping[str, str]) -> tuple[MigrationGrid | None, str]:
+    """The mart's segment migration as a grid, or None and a line saying why not (`command_hint` says what to run)."""
+    found = read_migration(mart_dir)
+    if found is None:
+        return None, "No segment migration in this mart yet. Compare it with an earlier mart:"
+    if not found.current:
+        return None, "The segment migration in this mart was computed before the mart was rebuilt. Refresh it:"
+    return migration_grid(found.flows, found.before_date, found.after_date, colors), ""
+
+
+def migration_grid(flows: pd.DataFrame, before_date: str, after_date: str, colors: Mapping[str, str]) -> MigrationGrid:
+    """Arrange segment_migration.parquet (one row per from/to pair, in display order) as a from × to grid."""
+    from_ids = tuple(dict.fromkeys(flows["from_segment_id"]))
+    to_ids = tuple(dict.fromkeys(flows["to_segment_id"]))
+    names = dict(zip(flows["from_segment_id"], flows["from_segment_name"]))
+    names |= dict(zip(flows["to_segment_id"], flows["to_segment_name"]))
+
+    def grid(column: str) -> np.ndarray:
+        """One column of the flows as a from × to array (NaN where the file has no row)."""
+        table = flows.pivot(index="from_segment_id", columns="to_segment_id", values=column)
+        return table.reindex(index=list(from_ids), columns=list(to_ids)).to_numpy(dtype=np.float64)
+
+    return MigrationGrid(
+        before_date=before_date, after_date=after_date,
+        from_ids=from_ids, from_names=tuple(names[i] for i in from_ids),
+        to_ids=to_ids, to_names=tuple(names[i] for i in to_ids),
+        customers=grid("customers"), shares=grid("share_of_from"),
+        revenue_before=grid("revenue_before"), revenue_after=grid("revenue_after"),
+        colors={**colors, NEW: MIGRATION_COLOR, LAPSED: MIGRATION_COLOR},
     )
 
 
@@ -362,14 +422,14 @@ def export_csv(data: DashboardData, mask: np.ndarray, *, marketing_only: bool) -
 
 
 class MartSource:
-    """The mart behind a running app: loaded on first use and again whenever its manifest changes on disk."""
+    """The mart behind a running app: loaded on first use and again whenever its manifest (or migration) changes."""
 
     def __init__(self, mart_dir: Path, *, export_contacts: bool = False) -> None:
         self.mart_dir = Path(mart_dir)
         self.export_contacts = export_contacts
         self._lock = threading.Lock()
         self._data: DashboardData | None = None
-        self._stamp: int | None = None
+        self._stamp: tuple[int | None, int | None] | None = None
 
     def get(self) -> DashboardData:
         """The current mart; raises MartMissingError (naming the build command) when there is none to show."""
@@ -380,9 +440,14 @@ class MartSource:
                 self._stamp = stamp
             return self._data
 
-    def _manifest_stamp(self) -> int | None:
-        """When the manifest was last written (the publisher writes it last), or None without one."""
-        try:
-            return (self.mart_dir / MANIFEST).stat().st_mtime_ns
-        except OSError:
-            return None
+    def _manifest_stamp(self) -> tuple[int | None, int | None]:
+        """When the manifest (the publisher writes it last) and migration.json (written last by migrate) changed."""
+        return _mtime(self.mart_dir / MANIFEST), _mtime(self.mart_dir / MIGRATION_JSON)
+
+
+def _mtime(path: Path) -> int | None:
+    """A file's modification time in ns, or None without the file."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None

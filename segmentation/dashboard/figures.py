@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import html
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+if TYPE_CHECKING:
+    from segmentation.dashboard.data import MigrationGrid
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
@@ -168,3 +173,32 @@ def premium_split_figure(table: pd.DataFrame) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed", showgrid=False)
     return fig if table["customers"].sum() else _no_data(fig)
+
+
+def migration_heatmap_figure(grid: MigrationGrid) -> go.Figure:
+    """Heatmap of segment migration: rows are segments before (then new customers), columns segments after (then
+    lapsed), coloured by the share of the row, each cell labelled with its customers; labels in segment colours."""
+    rows, cols = len(grid.from_ids), len(grid.to_ids)
+    fig = _figure("", margin={"t": 8, "l": 8, "r": 8, "b": 8})
+    counts = np.nan_to_num(grid.customers, nan=0).astype(int)
+    # heatmap text templates see only x, y, z and text: the count goes in `text`, the rest in customdata for hover
+    text = [["" if np.isnan(grid.customers[i, j]) else f"{counts[i, j]:,}" for j in range(cols)] for i in range(rows)]
+    customdata = [[[f"{grid.from_names[i]} → {grid.to_names[j]}", float(np.nan_to_num(grid.revenue_before[i, j])),
+                    float(np.nan_to_num(grid.revenue_after[i, j]))] for j in range(cols)] for i in range(rows)]
+    fig.add_heatmap(
+        z=np.round(grid.shares, 4), x=list(range(cols)), y=list(range(rows)), text=text, customdata=customdata,
+        colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=2, ygap=2, texttemplate="%{text}<br>%{z:.0%}",
+        colorbar={"title": {"text": "Share of row"}, "tickformat": ".0%", "thickness": 12},
+        hovertemplate="%{customdata[0]}<br>%{text} customers (%{z:.1%} of the row)"
+                      "<br>revenue $%{customdata[1]:,.0f} before, $%{customdata[2]:,.0f} after<extra></extra>",
+    )
+    fig.update_xaxes(tickvals=list(range(cols)), ticktext=_colored(grid.to_names, grid.to_ids, grid.colors),
+                     side="top", showgrid=False)
+    fig.update_yaxes(tickvals=list(range(rows)), ticktext=_colored(grid.from_names, grid.from_ids, grid.colors),
+                     autorange="reversed", showgrid=False)
+    return fig
+
+
+def _colored(names: tuple[str, ...], ids: tuple[str, ...], colors: dict[str, str]) -> list[str]:
+    """Axis labels in their segment's colour (plotly renders this small subset of HTML in tick text)."""
+    return [f'<span style="color:{colors.get(i, INK)}"><b>{html.escape(n)}</b></span>' for n, i in zip(names, ids)]

@@ -9,7 +9,8 @@ import pandas as pd
 from dash import dcc, html
 
 from segmentation.dashboard.data import ALL, NO, YES, DashboardData, Kpis
-from segmentation.dashboard.figures import GRAPH_CONFIG
+from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figure
+from segmentation.migration import command_hint
 
 FILTER_IDS = {
     "segment": "filter-segment",
@@ -96,6 +97,7 @@ def page_layout(data: DashboardData, *, title: str, source: str, topojson_url: s
                         [
                             html.Section(kpi_cards(_whole_base(data)), id="kpi-cards", className="kpi-grid"),
                             html.Section(_graphs(topojson_url), className="chart-grid"),
+                            _migration_section(data),
                             _segment_section(data.summary),
                         ],
                         className="content",
@@ -199,6 +201,25 @@ def _graphs(topojson_url: str) -> list[html.Div]:
         graph = dcc.Graph(id=graph_id, config=config, style={"height": f"{height}px"})
         cards.append(html.Div(graph, className="chart-card chart-card-wide" if wide else "chart-card"))
     return cards
+
+
+MIGRATION_ROW_HEIGHT = 44  # pixels per heatmap row, plus room for the title and the column labels
+
+
+def _migration_section(data: DashboardData) -> html.Section:
+    """The segment migration heatmap when the mart has a current one; otherwise how to create it."""
+    if data.migration is None:
+        note = html.P([data.migration_note, " ", html.Code(command_hint(data.mart_dir))], id="migration-note",
+                      className="note")
+        return html.Section([html.H2("Segment migration"), note], id="migration-section", className="segment-section")
+    grid = data.migration
+    height = 150 + MIGRATION_ROW_HEIGHT * len(grid.from_ids)
+    graph = dcc.Graph(id="graph-migration", figure=migration_heatmap_figure(grid), config=GRAPH_CONFIG,
+                      style={"height": f"{height}px"})
+    note = (f"Rows: segment on {grid.before_date}; columns: segment on {grid.after_date}. Each cell: customers "
+            "and their share of the row. The whole base: the filters do not apply.")
+    return html.Section([html.H2(f"Segment migration since {grid.before_date}"), html.P(note, className="note"), graph],
+                        id="migration-section", className="segment-section")
 
 
 def _segment_section(summary: pd.DataFrame) -> html.Section:

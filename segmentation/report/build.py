@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from segmentation.mart import read_mart
+from segmentation.migration import command_hint, read_migration
 from segmentation.params import Params
 from segmentation.report import formatting as fmt
 from segmentation.report.chapters import (
@@ -109,6 +110,10 @@ def build_report(
     mart = read_mart(params.mart_dir)  # fails early, naming the command that builds the mart
     started = time.perf_counter()
 
+    migration = read_migration(params.mart_dir)
+    if migration is not None and not migration.current:
+        progress(f"migration: {migration.path} was computed for an earlier build of this mart, chapter left out; "
+                 f"rerun `{command_hint(params.mart_dir)}`")
     runs = execute_chapters(plan_chapters(params, TEMPLATES_DIR), params=params, mart_dir=params.mart_dir,
                             out_dir=layout.chapters_dir, jobs=jobs, progress=progress)
     publish_figures([run.notebook for run in runs], layout.figures_dir)

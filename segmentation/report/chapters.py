@@ -34,6 +34,7 @@ PACKAGE_DIR = Path(segmentation.__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 TEMPLATES_DIR = PROJECT_DIR / "chapters"
 SEGMENT_TEMPLATE = "05_segment.ipynb"  # executed once per segment; every other template once per report
+MIGRATION_TEMPLATE = "08_migration.ipynb"  # only when the mart holds a current segment migration
 KERNEL_START_TIMEOUT_S = 120
 CELL_TIMEOUT_S = 600
 
@@ -46,6 +47,7 @@ class Chapter:
     template: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     title: str | None = None  # replaces the template's H1 (the segment chapter's H1 is the segment name)
+    inputs: tuple[Path, ...] = ()  # files beyond the mart's own that the chapter reads (part of its cache key)
 
     @property
     def is_segment(self) -> bool:
@@ -76,6 +78,9 @@ def plan_chapters(params: Params, templates_dir: Path = TEMPLATES_DIR) -> list[C
         raise ChapterFailedError(f"{templates_dir}: no {SEGMENT_TEMPLATE} template (the per-segment chapter)")
     chapters = []
     for template in templates:
+        if template.name == MIGRATION_TEMPLATE:
+            chapters += _migration_chapter(params, template)
+            continue
         if template.name != SEGMENT_TEMPLATE:
             chapters.append(Chapter(slug=template.stem, template=template))
             continue
@@ -83,6 +88,19 @@ def plan_chapters(params: Params, templates_dir: Path = TEMPLATES_DIR) -> list[C
             slug = f"{template.stem}_{i:02d}_{segment_slug(seg.id)}"  # index keeps slugs unique and in precedence order
             chapters.append(Chapter(slug=slug, template=template, parameters={"segment_id": seg.id}, title=seg.name))
     return chapters
+
+
+def _migration_chapter(params: Params, template: Path) -> list[Chapter]:
+    """The 'What changed since …' chapter when the mart holds a migration computed for it as it is now."""
+    from segmentation.migration import MIGRATION, MIGRATION_JSON, read_migration
+    from segmentation.report.migration import title
+
+    migration = read_migration(params.mart_dir)
+    if migration is None or not migration.current:
+        return []
+    return [Chapter(slug=template.stem, template=template, title=title(migration),
+                    parameters={"before_mart_dir": migration.info["before"]["mart_dir"]},
+                    inputs=(params.mart_dir / MIGRATION, params.mart_dir / MIGRATION_JSON))]
 
 
 def inputs_digest(params: Params, mart_dir: Path) -> str:
@@ -98,9 +116,9 @@ def inputs_digest(params: Params, mart_dir: Path) -> str:
 
 # The code chapter kernels run (not the build machinery: a change to the PDF layout re-executes nothing).
 CHAPTER_SOURCES = (
-    "__init__.py", "errors.py", "params.py", "rules.py", "mart.py",
+    "__init__.py", "errors.py", "params.py", "rules.py", "mart.py", "migration.py", "stats.py",
     "report/__init__.py", "report/errors.py", "report/context.py", "report/display.py", "report/figures.py",
-    "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py",
+    "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py", "report/migration.py",
 )
 
 
@@ -115,11 +133,13 @@ def source_digest(patterns: tuple[str, ...] = CHAPTER_SOURCES) -> str:
 
 
 def chapter_key(chapter: Chapter, inputs: str) -> str:
-    """The cache key of one chapter: shared inputs + its template + its parameters (the segment id)."""
+    """The cache key of one chapter: shared inputs + its template + its parameters (the segment id) + its own files."""
     digest = hashlib.sha256()
     digest.update(inputs.encode())
     digest.update(file_sha256(chapter.template).encode())
     digest.update(json.dumps(chapter.parameters, sort_keys=True).encode())
+    for path in chapter.inputs:
+        digest.update(file_sha256(path).encode())
     return digest.hexdigest()
 
 
