@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -206,10 +207,19 @@ def _graphs(topojson_url: str) -> list[html.Div]:
 MIGRATION_ROW_HEIGHT = 44  # pixels per heatmap row, plus room for the title and the column labels
 
 
+def _shown_path(path) -> str:
+    """A mart folder as a reader would type it: relative to the working folder, else a placeholder (full path on hover)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return "MART_DIR"
+
+
 def _migration_section(data: DashboardData) -> html.Section:
     """The segment migration heatmap when the mart has a current one; otherwise how to create it."""
     if data.migration is None:
-        note = html.P([data.migration_note, " ", html.Code(command_hint(data.mart_dir))], id="migration-note",
+        note = html.P([data.migration_note, " ", html.Code(command_hint(_shown_path(data.mart_dir)),
+                                                             title=str(data.mart_dir))], id="migration-note",
                       className="note")
         return html.Section([html.H2("Segment migration"), note], id="migration-section", className="segment-section")
     grid = data.migration
