@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 2_000
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright cannot download its own browser here
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@contextmanager
+def served(server, name: str) -> Iterator[str]:
+    """Run a socket server (werkzeug or http.server) in a background thread; yield its URL; stop it afterwards."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def require_chromium() -> None:

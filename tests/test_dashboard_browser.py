@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from segmentation.dashboard.app import create_app
 from segmentation.mart import CUSTOMERS
 from segmentation.params import Params
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
@@ -32,13 +31,8 @@ pytestmark = pytest.mark.browser
 def dashboard_url(small_mart: Params) -> Iterator[str]:
     """The app over the small mart, served on a free port of 127.0.0.1 in a background thread, stopped afterwards."""
     server = make_server("127.0.0.1", 0, create_app(small_mart.mart_dir, params=small_mart).server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="dashboard-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served(server, "dashboard-test-server") as url:
+        yield url
 
 
 @dataclass

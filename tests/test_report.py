@@ -9,7 +9,6 @@ import functools
 import http.server
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from segmentation.report.recommend import (
 )
 from segmentation.report.site import external_assets
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
@@ -405,13 +404,8 @@ def site_url(built: BuiltReport) -> Iterator[str]:
     """The built site served from 127.0.0.1 on a free port (a background thread, stopped afterwards)."""
     handler = functools.partial(_QuietHandler, directory=str(built.site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="report-site-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served(server, "report-site-server") as url:
+        yield url
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
