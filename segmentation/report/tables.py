@@ -120,10 +120,16 @@ def score_cutoffs(ctx: ReportContext) -> Table:
     return Table(pd.DataFrame(rows), caption="A score is 1 + the number of cut-offs strictly below the value; 5 is best")
 
 
-def _value_range(cuts: list[float], score: int, show) -> str:  # noqa: ANN001
-    """The values that get `score`: above the cut-off below it, up to and including the one above it."""
+def _neighbour_cuts(cuts: list[float], score: int) -> tuple[float | None, float | None]:
+    """The cut-off just below a score and the one just above it (None past either end)."""
     low = cuts[score - 2] if score >= 2 else None
     high = cuts[score - 1] if score - 1 < len(cuts) else None
+    return low, high
+
+
+def _value_range(cuts: list[float], score: int, show) -> str:  # noqa: ANN001
+    """The values that get `score`: above the cut-off below it, up to and including the one above it."""
+    low, high = _neighbour_cuts(cuts, score)
     if low is None and high is None:
         return "all"
     if low is None:
@@ -137,8 +143,7 @@ def _value_range(cuts: list[float], score: int, show) -> str:  # noqa: ANN001
 
 def _recency_range(cuts: list[float], score: int) -> str:
     """Recency cut-offs are on −days (higher = more recent): say it in days since the last order."""
-    low = cuts[score - 2] if score >= 2 else None
-    high = cuts[score - 1] if score - 1 < len(cuts) else None
+    low, high = _neighbour_cuts(cuts, score)
     if low is None and high is None:
         return "all"
     if low is None:
