@@ -53,9 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     dash.add_argument("--port", type=int, default=8050, help="port (default 8050)")
 
-    mig = sub.add_parser("migrate", help="segment migration between two marts; writes segment_migration.parquet")
-    mig.add_argument("--before", type=Path, required=True, metavar="DIR", help="the earlier mart folder")
-    mig.add_argument("--after", type=Path, required=True, metavar="DIR", help="the later mart folder (gets the output)")
+    mig = sub.add_parser("migrate", help="segment migration between two marts, or since a day (transaction input)")
+    mig.add_argument("--before", type=Path, metavar="DIR", help="the earlier mart folder")
+    mig.add_argument("--after", type=Path, metavar="DIR", help="the later mart folder (gets the output)")
+    mig.add_argument("--since", type=dt.date.fromisoformat, metavar="DATE",
+                     help="transaction input: compare customers as of DATE (orders up to that day) with the mart")
     mig.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
     mig.add_argument("--match", choices=("id", "source"), default="source",
                      help="match customers by source id + first purchase date (default) or by customer_id")
@@ -105,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     from segmentation.pipeline import run
 
     params = _load_params(args)
-    _say(f"building mart from {params.input_path} with {params.path}")
+    source = params.transactions.path if params.transactions else params.input_path
+    _say(f"building mart from {source} with {params.path}")
     result = run(params, force=getattr(args, "force", False), progress=_say)
     if not result.skipped:
         _say(f"mart written to {result.mart_dir} in {sum(result.timings.values()):.1f} s")
@@ -116,7 +119,13 @@ def _report(args: argparse.Namespace) -> int:
     from segmentation.report.build import build_report
 
     _run(args)
-    paths = build_report(_load_params(args), jobs=args.jobs, progress=_say)
+    params = _load_params(args)
+    if params.transactions is not None and params.transactions.since is not None:
+        from segmentation.migration import migrate_as_of, summary_line
+
+        _say(f"segment migration since {params.transactions.since}")
+        _say(summary_line(migrate_as_of(params, params.transactions.since, progress=_say)))
+    paths = build_report(params, jobs=args.jobs, progress=_say)
     _say(f"site: {paths.site_index}")
     _say(f"pdf:  {paths.pdf}")
     return 0
@@ -131,12 +140,22 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from segmentation.migration import MIGRATION, MIGRATION_JSON, migrate, summary_line
+    from segmentation.migration import MIGRATION, MIGRATION_JSON, migrate, migrate_as_of, summary_line
     from segmentation.params import load_params
 
-    flows = migrate(args.before, args.after, params=load_params(args.params), match=args.match)
+    if args.since is not None:
+        if args.before or args.after:
+            raise SegmentationError("migrate: give either --since DATE or --before DIR --after DIR, not both")
+        params = _load_params(args)
+        flows = migrate_as_of(params, args.since, progress=_say)
+        after = params.mart_dir
+    elif args.before and args.after:
+        flows = migrate(args.before, args.after, params=load_params(args.params), match=args.match)
+        after = args.after
+    else:
+        raise SegmentationError("migrate: give --before DIR --after DIR (two marts) or --since DATE (transactions)")
     _say(summary_line(flows))
-    _say(f"wrote {args.after / MIGRATION} and {MIGRATION_JSON}")
+    _say(f"wrote {after / MIGRATION} and {MIGRATION_JSON}")
     return 0
 
 
@@ -167,7 +186,7 @@ def _load_params(args: argparse.Namespace):
     params = load_params(args.params)
     if getattr(args, "engine", None):
         params = replace(params, engine=replace(params.engine, name=args.engine))
-    return replace(params, input_path=args.input) if args.input else params
+    return replace(params, input_path=args.input) if getattr(args, "input", None) else params
 
 
 def _positive_int(text: str) -> int:

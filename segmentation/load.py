@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import ibis
@@ -42,7 +43,7 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
     except InputDataError:
         raise
     except Exception as exc:  # the engine's own reader error: report it on one line
-        raise _unreadable(path, suffix, exc, spark=spark) from exc
+        raise unreadable(path, suffix, exc, spark=spark) from exc
     missing = [name for name in field_names() if name not in table.columns]
     if missing:
         raise InputDataError(
@@ -50,15 +51,15 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
         )
     if spark:  # Spark reads lazily: a reader error shows when the rows are first stored
         try:
-            return con.create_table("raw_input", _spark_numbered(con, table), temp=True, overwrite=True)
+            return con.create_table("raw_input", numbered_spark(con, table, field_names()), temp=True, overwrite=True)
         except Exception as exc:
-            raise _unreadable(path, suffix, exc, spark=True) from exc
+            raise unreadable(path, suffix, exc, spark=True) from exc
     numbered = table.select(*field_names(), **{ROW: ibis.row_number() + 1})
     # later stages scan the input several times: parse a CSV once, read Parquet (columnar, cheap) each time
     return numbered if suffix == ".parquet" else con.create_table("raw_input", numbered, temp=True, overwrite=True)
 
 
-def _unreadable(path: Path, suffix: str, exc: Exception, *, spark: bool = False) -> InputDataError:
+def unreadable(path: Path, suffix: str, exc: Exception, *, spark: bool = False) -> InputDataError:
     """The engine's reader error as one line naming the file."""
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # a failed Spark job says "An error occurred while calling o123.count" first; the root cause is the last error
@@ -68,8 +69,8 @@ def _unreadable(path: Path, suffix: str, exc: Exception, *, spark: bool = False)
     return InputDataError(f"{path}: cannot be read as {suffix[1:].upper()}: {first_line}")
 
 
-def _spark_numbered(con: BaseBackend, table: ibis.Table) -> ibis.Table:
-    """The 20 fields plus the data-row number on Spark, without a window over the whole table.
+def numbered_spark(con: BaseBackend, table: ibis.Table, columns: Sequence[str]) -> ibis.Table:
+    """`columns` plus the data-row number of one file read on Spark, without a window over the whole table.
 
     Spark reads one file as consecutive slices, one per task, in file order; `monotonically_increasing_id()` is
     (task << 33) + position within the task. Row number = rows in earlier tasks + position + 1.
@@ -84,4 +85,4 @@ def _spark_numbered(con: BaseBackend, table: ibis.Table) -> ibis.Table:
     ).drop("task_rows")
     numbered = ids.join(offsets, _TASK)
     position = numbered[_ID] - numbered[_TASK].cast("int64") * 2**33
-    return numbered.select(*field_names(), **{ROW: numbered.offset + position + 1})
+    return numbered.select(*columns, **{ROW: numbered.offset + position + 1})

@@ -25,9 +25,9 @@ import datetime as dt
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from segmentation.stats import SCALES, scaled
 
 __all__ = [
     "LAPSED", "MATCH_KEYS", "MIGRATION", "MIGRATION_JSON", "NEW", "Migration", "MigrationError", "command_hint",
-    "flows", "migrate", "movement_sentence", "read_migration", "summary_line", "top_movements", "totals",
+    "as_of_dir", "flows", "migrate", "migrate_as_of", "movement_sentence", "read_migration", "summary_line", "top_movements", "totals",
 ]
 
 MIGRATION = "segment_migration.parquet"
@@ -158,6 +158,40 @@ def migrate(before_dir: str | Path, after_dir: str | Path, out_path: str | Path 
     info = _info(before, after, frame, match, keys, ambiguous)
     _write(frame, info, out_path)
     return frame
+
+
+def as_of_dir(mart_dir: Path, since: dt.date) -> Path:
+    """Where the mart as of an earlier day goes: beside the mart (publishing a mart replaces its whole folder)."""
+    return mart_dir.with_name(f"{mart_dir.name}-as-of-{since.isoformat()}")
+
+
+def migrate_as_of(params: Params, since: dt.date, *, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Segment migration from transactions: customers as of `since` (orders up to and including that day) against
+    the params' mart (all orders before its reference date). Builds both marts when needed; returns the flows.
+
+    The earlier mart is `<mart_dir>-as-of-<since>`, with the same rules and checks; orders after `since` are left
+    out of it (counted in its data-quality review), never reported as an error there.
+    """
+    from segmentation.pipeline import run  # the pipeline is only needed here; report chapters import this module
+
+    if params.transactions is None:
+        raise MigrationError(
+            f"{params.path}: --since needs transaction input (a 'transactions' section); with customer files, "
+            f"compare two mart snapshots with --before and --after"
+        )
+    after = run(params, progress=progress)
+    after_date = dt.date.fromisoformat(after.manifest["reference_date"])
+    if since + dt.timedelta(days=1) >= after_date:
+        raise MigrationError(
+            f"--since {since} is not before the mart's last counted day ({after_date - dt.timedelta(days=1)}); "
+            f"pick an earlier date"
+        )
+    before_params = replace(
+        params, reference_date=since + dt.timedelta(days=1), mart_dir=as_of_dir(params.mart_dir, since),
+        quality={**params.quality, "orders_after_reference": "drop"},
+    )
+    run(before_params, progress=progress)
+    return migrate(before_params.mart_dir, params.mart_dir, params=params)
 
 
 def flows(before: ibis.Table, after: ibis.Table, keys: Sequence[str]) -> ibis.Table:

@@ -14,6 +14,7 @@ import yaml
 from segmentation.errors import ParamsError
 
 POLICIES = ("fail", "drop", "flag")
+DEFAULT_INPUT = "data/raw/synthetic_customers.csv"
 ENGINES = ("duckdb", "spark")
 # local, local[4], local[*], local[4,2], spark://host:7077, yarn, k8s://https://host:443, sc://host:15002 (Spark Connect)
 SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|sc)://\S+")
@@ -33,6 +34,17 @@ QUALITY_CHECKS: dict[str, tuple[str, str]] = {
     "duplicate_rows": ("drop", "a row is an exact copy of another row (one copy is kept)"),
 }
 
+# Checks on the rows of an orders table (transaction input only); an order can be dropped or stop the run.
+ORDER_CHECKS: dict[str, tuple[str, str]] = {
+    "order_nulls": ("drop", "an order's customer id, date or value is empty"),
+    "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number"),
+    "order_value_not_positive": ("drop", "an order's value is zero or negative"),
+    "order_date_in_future": ("drop", "an order is dated after the day the mart is built"),
+    "orders_after_reference": ("drop", "an order is dated on or after the reference date (not counted as of it)"),
+    "unknown_customers": ("drop", "an order's customer id is not in the customer file"),
+}
+ORDER_POLICIES = ("fail", "drop")
+
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
 DEFAULT_PALETTE = (
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
@@ -43,8 +55,8 @@ FALLBACK_COLOR = "#7F7F7F"
 SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "f", "m"}
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
-    "title", "input", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy", "engine",
-    "segments", "fallback",
+    "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy",
+    "engine", "segments", "fallback",
 }
 
 
@@ -94,14 +106,23 @@ class EngineParams:
 
 
 @dataclass(frozen=True)
+class TransactionParams:
+    """Where the orders table is: one CSV or Parquet file, a folder of Parquet files, or a glob of them."""
+
+    path: str  # kept as written (relative to the project root): a glob is not a file system path
+    since: dt.date | None = None  # the report compares segments as of this day (orders up to it) with now
+
+
+@dataclass(frozen=True)
 class Params:
     """Everything one run needs: where data lives, how to score, and the ordered segment rules."""
 
     path: Path
     sha256: str
     title: str
-    input_path: Path
+    input_path: Path | None  # the customer file; with transactions it only adds attributes and may be None
     mart_dir: Path
+    transactions: TransactionParams | None
     reference_date: dt.date | None
     bins: int
     quality: dict[str, str]
@@ -177,13 +198,17 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
             raise ParamsError(f"{path}: segment '{seg.id}': key 'id' is used twice")
         seen.add(seg.id)
 
-    quality = {check: default for check, (default, _) in QUALITY_CHECKS.items()}
+    quality = {check: default for check, (default, _) in {**QUALITY_CHECKS, **ORDER_CHECKS}.items()}
     quality_raw = _mapping(path, raw, "quality")
-    _reject_unknown(path, "quality", quality_raw, set(QUALITY_CHECKS))
+    _reject_unknown(path, "quality", quality_raw, set(QUALITY_CHECKS) | set(ORDER_CHECKS))
     for check, policy in quality_raw.items():
-        if policy not in POLICIES:
-            raise ParamsError(f"{path}: quality: key '{check}' must be one of {', '.join(POLICIES)}, got {policy!r}")
+        allowed = ORDER_POLICIES if check in ORDER_CHECKS else POLICIES
+        if policy not in allowed:
+            raise ParamsError(f"{path}: quality: key '{check}' must be one of {', '.join(allowed)}, got {policy!r}")
         quality[check] = policy
+    transactions = _transactions(path, raw, root)
+    if raw.get("input", "") is None and transactions is None:
+        raise ParamsError(f"{path}: key 'input' may be null only with a 'transactions' section (the orders table)")
 
     premium_raw = _mapping(path, raw, "premium")
     _reject_unknown(path, "premium", premium_raw, {"bootstrap_samples", "confidence", "seed"})
@@ -222,8 +247,9 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         path=path,
         sha256=sha256,
         title=str(raw.get("title", "Customer segmentation")),
-        input_path=_path(root, raw.get("input", "data/raw/synthetic_customers.csv")),
+        input_path=None if raw.get("input", "") is None else _path(root, raw.get("input", DEFAULT_INPUT)),
         mart_dir=_path(root, raw.get("mart_dir", "data/mart")),
+        transactions=transactions,
         reference_date=_date(path, raw.get("reference_date")),
         bins=bins,
         quality=quality,
@@ -235,6 +261,19 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         fallback=fallback,
         raw=raw,
     )
+
+
+def _transactions(path: Path, raw: dict[str, Any], root: Path) -> TransactionParams | None:
+    """The optional orders-table section; a relative path or glob is taken from the project root."""
+    if raw.get("transactions") is None:
+        return None
+    section = _mapping(path, raw, "transactions")
+    _reject_unknown(path, "transactions", section, {"path", "since"})
+    where = section.get("path")
+    if not isinstance(where, str) or not where.strip():
+        raise ParamsError(f"{path}: transactions: key 'path' must name a CSV or Parquet file, a folder or a glob")
+    since = _date(path, section.get("since"), "transactions: key 'since'")
+    return TransactionParams(path=where if Path(where).is_absolute() else str(root / where), since=since)
 
 
 def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: bool) -> Segment:
@@ -310,14 +349,14 @@ def _int(path: Path, where: str, key: str, value: Any) -> int:
     return value
 
 
-def _date(path: Path, value: Any) -> dt.date | None:
+def _date(path: Path, value: Any, key: str = "key 'reference_date'") -> dt.date | None:
     """An ISO date or None (meaning: derive it from the data)."""
     if value is None or isinstance(value, dt.date):
         return value
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ParamsError(f"{path}: key 'reference_date' must be an ISO date like 2026-11-01, got {value!r}") from None
+        raise ParamsError(f"{path}: {key} must be an ISO date like 2026-11-01, got {value!r}") from None
 
 
 def _path(root: Path, value: Any) -> Path:

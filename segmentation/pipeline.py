@@ -22,9 +22,10 @@ from typing import Any
 import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ibis.backends import BaseBackend
 from pandera.errors import SchemaErrors
 
-from segmentation import __version__, countries, insights, premium, quality, summary
+from segmentation import __version__, countries, insights, orders, premium, quality, summary
 from segmentation.engine import connect, location
 from segmentation.features import add_rfm
 from segmentation.ids import customer_numbers, issue_ids
@@ -42,7 +43,7 @@ from segmentation.mart import (
     write_json,
 )
 from segmentation.params import Params
-from segmentation.schema import PERSONAL_FIELDS
+from segmentation.schema import PERSONAL_FIELDS, field_names
 from segmentation.scores import add_scores, cutoffs
 from segmentation.segments import assign_segments
 
@@ -55,7 +56,7 @@ MART_COLUMNS = (
 )
 SUMMARY_LISTS = {"key_traits": pa.string(), "trait_features": pa.string(), "trait_effects": pa.float64(),
                  "actions": pa.string(), "risks": pa.string()}
-CODE_MODULES = ("load", "quality", "ids", "features", "scores", "segments", "countries", "premium", "summary",
+CODE_MODULES = ("load", "orders", "quality", "ids", "features", "scores", "segments", "countries", "premium", "summary",
                 "insights", "stats", "pipeline", "schema", "mart")
 
 Progress = Callable[[str], None]
@@ -75,11 +76,15 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     """Build the mart for these params, unless the existing one was built from the same input, params and code."""
     say = progress or (lambda _msg: None)
     fingerprint = {
-        "input_sha256": file_sha256(params.input_path) if params.input_path.is_file() else None,
+        "input_sha256": file_sha256(params.input_path) if params.input_path and params.input_path.is_file() else None,
         "params_sha256": params.sha256,
         "code_sha256": code_sha256(),
         "engine": params.engine.name,  # switching engines rebuilds: the mart records which one built it
+        # a mart as of another day (migration from transactions) is the same params file with another date
+        "reference_date": None if params.reference_date is None else params.reference_date.isoformat(),
     }
+    if params.transactions is not None:
+        fingerprint["transactions_sha256"] = orders.find_sources(params.transactions.path).sha256()
     current = _existing_manifest(params.mart_dir)
     if not force and current and current.get("fingerprint") == fingerprint and current.get("schema_version") == SCHEMA_VERSION:
         say(f"mart {params.mart_dir} is up to date (same input, params and code)")
@@ -87,12 +92,14 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
 
     timings: dict[str, float] = {}
     con = connect(params.engine)
-    with _stage("load", timings, say):
-        raw = read_raw(con, params.input_path)
+    with _stage("load", timings, say) as note:
+        raw, options = load_customers(con, params)
+        if "orders" in options:
+            note(f"{options['orders']['rows_in']:,} orders → {options['orders']['rows_out']:,} kept")
     with _stage("validate", timings, say) as note:
-        review = quality.review(con, raw, params)
+        review = quality.review(con, raw, params, **options)
         validated = review.table  # a filter over the stored checked table: cheap to scan again
-        note(f"{review.rows_in:,} → {review.rows_out:,} rows")
+        note(f"{review.rows_in:,} → {review.rows_out:,} customers")
     with _stage("ids", timings, say):
         numbers = con.create_table("customer_numbers", customer_numbers(validated), temp=True, overwrite=True)
         identified = issue_ids(validated, numbers)
@@ -128,7 +135,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
                 "overall": {k: overall[k] for k in summary.KPIS}, "insights": found,
             })
             write_json(staging / QUALITY, review.to_json(params.input_path))
-            if params.export_contacts:
+            if params.export_contacts and params.input_path is not None:
                 _write_contacts(raw, numbers, staging / CONTACTS)
             manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
             write_json(staging / MANIFEST, manifest)
@@ -140,8 +147,8 @@ def validate_only(params: Params, *, progress: Progress | None = None) -> qualit
     """Run only the data-quality review and publish data_quality.json beside the mart."""
     say = progress or (lambda _msg: None)
     con = connect(params.engine)
-    raw = read_raw(con, params.input_path)
-    review = quality.review(con, raw, params)
+    raw, options = load_customers(con, params)
+    review = quality.review(con, raw, params, **options)
     with publish(params.mart_dir) as staging:
         write_json(staging / QUALITY, review.to_json(params.input_path))
     for check in review.checks:
@@ -151,9 +158,27 @@ def validate_only(params: Params, *, progress: Progress | None = None) -> qualit
     return review
 
 
+def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[str, Any]]:
+    """The raw customer table and the options of its review: the customer file as read, or (transaction input)
+    customers derived from the reviewed orders, whose order checks join the customer checks in the review."""
+    if params.transactions is None:
+        return read_raw(con, params.input_path), {}
+    found = orders.review_orders(con, params)
+    attributes = () if params.input_path is None else quality.OPTIONAL_FIELDS
+    options = {
+        "source": params.input_path or params.transactions.path,
+        "reference_date": found.reference_date,
+        # without a customer file only the id and the purchase fields are known
+        "optional": attributes or tuple(n for n in field_names() if n not in ("customer_id", *orders.PURCHASE_FIELDS)),
+        "orders": found.to_json(),
+        "order_checks": found.checks,
+    }
+    return found.customers, options
+
+
 def check_contract(mart: ibis.Table, params: Params, review: quality.QualityReview) -> None:
     """Verify the mart's validated fields with pandera; a failure here is a bug in the checks, not bad input."""
-    contract = quality.validated_contract(params, review.reference_date)
+    contract = quality.validated_contract(params, review.reference_date, review.optional)
     try:
         contract.validate(mart, lazy=True)
     except SchemaErrors as exc:
@@ -167,7 +192,9 @@ def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.
         "schema_version": SCHEMA_VERSION,
         "fingerprint": fingerprint,
         "params": {"path": str(params.path), "name": params.name, "sha256": params.sha256},
-        "input": {"path": str(params.input_path), "sha256": fingerprint["input_sha256"], "rows": review.rows_in},
+        "input": {"path": None if params.input_path is None else str(params.input_path),
+                  "sha256": fingerprint["input_sha256"], "rows": review.rows_in},
+        **({"transactions": {**review.orders, "sha256": fingerprint["transactions_sha256"]}} if review.orders else {}),
         "reference_date": review.reference_date.isoformat(),
         "rows": {"raw": review.rows_in, "validated": review.rows_out, "mart": mart_rows},
         "score_cutoffs": cuts,
@@ -199,9 +226,11 @@ def code_sha256() -> str:
 
 def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
     """Add country_iso3 by joining a small lookup of the validated table's distinct country names."""
-    names = sorted(n for n in validated.select("country").distinct().execute()["country"].tolist() if n is not None)
+    # an all-empty column (transaction input without a customer file) comes back as NaN, not None
+    names = sorted(n for n in validated.select("country").distinct().execute()["country"].tolist() if isinstance(n, str))
     codes = countries.iso3_map(names)
-    lookup = ibis.memtable(pa.table({"country": names, "country_iso3": [codes[n] for n in names]}))
+    lookup = ibis.memtable(pa.table({"country": pa.array(names, pa.string()),
+                                     "country_iso3": pa.array([codes[n] for n in names], pa.string())}))
     return table.left_join(lookup, "country").drop("country_right")
 
 

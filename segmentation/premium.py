@@ -30,8 +30,11 @@ def cell_stats(table: ibis.Table) -> pd.DataFrame:
 
 def uplift(stats: pd.DataFrame, settings: PremiumParams) -> dict[str, Any]:
     """Uplift ratio and bootstrap interval per metric, from the per-cell statistics."""
-    premium = stats[stats["subscription"]].set_index(CELL)
-    others = stats[~stats["subscription"]].set_index(CELL)
+    # unknown subscription (transaction input without a customer file) is neither premium nor not
+    known = stats[stats["subscription"].notna()]
+    subscribed = known["subscription"].astype(bool)
+    premium = known[subscribed].set_index(CELL)
+    others = known[~subscribed].set_index(CELL)
     cells = premium.merge(others, left_index=True, right_index=True, suffixes=("_p", "_o"))
     cells = cells[(cells["n_p"] >= MIN_PER_GROUP) & (cells["n_o"] >= MIN_PER_GROUP)].sort_index()
     result: dict[str, Any] = {

@@ -71,17 +71,22 @@ class QualityReview:
     rows_out: int
     duplicate_ids: dict[str, int]
     checks: list[CheckResult]
+    optional: tuple[str, ...] = OPTIONAL_FIELDS  # fields allowed to be empty
+    orders: dict[str, Any] | None = None  # the orders table's part of the review (transaction input only)
 
-    def to_json(self, input_path: Path) -> dict[str, Any]:
-        """The review as written to data_quality.json."""
-        return {
-            "input": str(input_path),
+    def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
+        """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
+        found = {
+            "input": None if input_path is None else str(input_path),
             "reference_date": self.reference_date.isoformat(),
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "duplicate_ids": self.duplicate_ids,
             "checks": [vars(c) for c in self.checks],
         }
+        if self.orders is not None:
+            found["orders"] = self.orders
+        return found
 
 
 def parse(raw: ibis.Table) -> ibis.Table:
@@ -106,23 +111,23 @@ def as_written(name: str) -> str:
     return name if field_types()[name] == "string" else RAW + name
 
 
-def checks(reference_date: dt.date) -> list[Check]:
+def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS) -> list[Check]:
     """All checks, in report order; predicates treat an unknown (null) outcome as passing."""
     types = field_types()
-    required = [n for n in types if n not in OPTIONAL_FIELDS]
+    required = [n for n in types if n not in optional]
     parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
     ref = ibis.date(reference_date)
     return [
-        Check("nulls", tuple(required), lambda t: _any(t[as_written(n)].isnull() for n in required)),
-        Check("unparsable_values", tuple(parsed_kinds), lambda t: _any(_unparsed(t, n) for n in parsed_kinds)),
-        Check("unparsable_dates", DATES, lambda t: _any(_unparsed(t, n) for n in DATES)),
+        Check("nulls", tuple(required), lambda t: any_of(t[as_written(n)].isnull() for n in required)),
+        Check("unparsable_values", tuple(parsed_kinds), lambda t: any_of(_unparsed(t, n) for n in parsed_kinds)),
+        Check("unparsable_dates", DATES, lambda t: any_of(_unparsed(t, n) for n in DATES)),
         Check(
             "out_of_range", tuple(RANGES),
-            lambda t: _any(~t[n].between(lo, hi) for n, (lo, hi) in RANGES.items()),
+            lambda t: any_of(~t[n].between(lo, hi) for n, (lo, hi) in RANGES.items()),
         ),
         Check("last_before_first", DATES, lambda t: t.last_purchase_date < t.first_purchase_date),
-        Check("dates_after_reference", DATES, lambda t: _any(t[n] >= ref for n in DATES)),
-        Check("negative_money", MONEY, lambda t: _any(t[n] < 0 for n in MONEY)),
+        Check("dates_after_reference", DATES, lambda t: any_of(t[n] >= ref for n in DATES)),
+        Check("negative_money", MONEY, lambda t: any_of(t[n] < 0 for n in MONEY)),
         Check("aov_not_positive", ("avg_order_value",), lambda t: t.avg_order_value <= 0),
         # one cent of slack: both values are rounded to cents independently
         Check(
@@ -144,15 +149,20 @@ def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
     return _as_date(latest) + dt.timedelta(days=1)
 
 
-def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
+def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | str | None = None,
+           reference_date: dt.date | None = None, optional: tuple[str, ...] = OPTIONAL_FIELDS,
+           orders: dict[str, Any] | None = None, order_checks: list[CheckResult] = ()) -> QualityReview:
     """Run every check on the raw table, apply the policies, and return the validated table with the review.
 
     One pass computes every check into a stored table (typed fields plus one yes/no column per check); counts,
-    the validated rows and the flags are then cheap reads of it.
+    the validated rows and the flags are then cheap reads of it. `source` names the input in error messages
+    (default: the params' customer file); `optional` lists the fields that may be empty. With transaction input,
+    `orders` and `order_checks` are the orders table's review, reported ahead of the customer checks.
     """
     parsed = parse(raw)
-    reference_date = reference_date_for(parsed, params)
-    all_checks = checks(reference_date)
+    source = source or params.input_path
+    reference_date = reference_date or reference_date_for(parsed, params)
+    all_checks = checks(reference_date, optional)
     marked = mark_repeats(con, parsed)
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
     fails = {c.id: FAILS + c.id for c in all_checks}
@@ -163,7 +173,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
         temp=True, overwrite=True,
     )
     drop_ids = [c.id for c in all_checks if params.quality[c.id] == "drop"]
-    dropped = _any(checked[fails[cid]] for cid in drop_ids)
+    dropped = any_of(checked[fails[cid]] for cid in drop_ids)
     counts = checked.aggregate(
         rows=_.count(),
         dropped=(dropped if dropped is not None else ibis.literal(False)).cast("int64").sum(),
@@ -182,7 +192,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
             if policy == "fail":
                 rows = [e[ROW] for e in result.examples]
                 raise InputDataError(
-                    f"{params.input_path}: field {', '.join(check.fields[:4])}{'…' if len(check.fields) > 4 else ''}: "
+                    f"{source}: field {', '.join(check.fields[:4])}{'…' if len(check.fields) > 4 else ''}: "
                     f"{check.description} in {describe_rows(count, rows)}; "
                     f"policy for check '{check.id}' is 'fail' in {params.path}"
                 )
@@ -197,7 +207,8 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params) -> QualityReview:
     validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
     rows_out = rows_in - int(counts["dropped"] or 0)
     duplicate_ids = {"ids": int(counts["dup_ids"] or 0), "rows": int(counts["duplicate_ids"] or 0)}
-    return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, results)
+    return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
+                         optional, orders)
 
 
 def mark_repeats(con: BaseBackend, parsed: ibis.Table) -> ibis.Table:
@@ -229,7 +240,8 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table) -> ibis.Table:
     return marked.mutate(copy_number=marked.copy_number.fill_null(1), id_rows=marked.id_rows.fill_null(1))
 
 
-def validated_contract(params: Params, reference_date: dt.date) -> pa.DataFrameSchema:
+def validated_contract(params: Params, reference_date: dt.date,
+                       optional: tuple[str, ...] = OPTIONAL_FIELDS) -> pa.DataFrameSchema:
     """What the validated fields promise, given the policies: types always; the rest unless a check only flags.
 
     Checked on the mart, which carries every validated field except names and emails.
@@ -248,7 +260,7 @@ def validated_contract(params: Params, reference_date: dt.date) -> pa.DataFrameS
             column_checks.append(pa.Check.gt(0))
         if name in DATES and "dates_after_reference" in drops:
             column_checks.append(pa.Check.lt(reference_date))
-        nullable = name in OPTIONAL_FIELDS or "nulls" not in drops
+        nullable = name in optional or "nulls" not in drops
         source = "source_customer_id" if name == "customer_id" else name
         columns[source] = pa.Column(ibis.dtype(kind), checks=column_checks, nullable=nullable)
     frame_checks = []
@@ -277,7 +289,7 @@ def _unparsed(t: ibis.Table, name: str) -> ibis.BooleanValue:
     return t[RAW + name].notnull() & t[name].isnull()
 
 
-def _any(predicates) -> ibis.BooleanValue | None:
+def any_of(predicates) -> ibis.BooleanValue | None:
     """OR of the predicates, each null counted as false; None for no predicates."""
     result = None
     for p in predicates:

@@ -187,3 +187,41 @@ def test_spark_without_pyspark_says_how_to_install_it(monkeypatch):
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
     with pytest.raises(SegmentationError, match=r"pip install -r requirements-spark.lock"):
         connect(EngineParams(name="spark"))
+
+
+# --- transaction input -------------------------------------------------------------------------------------------
+
+CDNOW = ROOT / "tests" / "fixtures" / "cdnow" / "cdnow_orders.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def cdnow_parts(tmp_path_factory):
+    """The CDNOW orders as a folder of two Parquet files (typed columns, as a warehouse export would have)."""
+    frame = pd.read_csv(CDNOW, dtype={"customer_id": str}, parse_dates=["order_date"])
+    frame["order_date"] = frame["order_date"].dt.date
+    folder = tmp_path_factory.mktemp("cdnow-parts")
+    half = len(frame) // 2
+    frame.iloc[:half].to_parquet(folder / "part-0.parquet", index=False)
+    frame.iloc[half:].to_parquet(folder / "part-1.parquet", index=False)
+    return folder
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("source", ["csv", "parquet folder"])
+def test_transaction_input_gives_the_same_mart_on_both_engines(tmp_path, spark, cdnow_parts, source):
+    orders = CDNOW if source == "csv" else cdnow_parts
+    built = {}
+    for name in ("duckdb", "spark"):
+        (tmp_path / name).mkdir()
+        path = params_copy(ROOT / "params" / "default.yaml", tmp_path / name, input=None,
+                           transactions={"path": str(orders)}, mart_dir=tmp_path / name / "mart",
+                           reference_date="1998-06-01", engine={**LOCAL, "name": name})
+        built[name] = load_params(path)
+        run(built[name])
+    duck, spark_mart = (pd.read_parquet(built[e].mart_dir / CUSTOMERS) for e in ("duckdb", "spark"))
+    assert len(duck) > 20_000
+    pd.testing.assert_frame_equal(spark_mart, duck, check_exact=True)
+    quality = {e: read_json(built[e], QUALITY) for e in built}
+    assert quality["spark"] == quality["duckdb"]
+    checks = {c["id"]: c for c in quality["duckdb"]["checks"]}
+    assert checks["order_value_not_positive"]["count"] == 80 and checks["orders_after_reference"]["count"] > 0

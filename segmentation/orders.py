@@ -1,0 +1,350 @@
+"""Orders stage (transaction input): read the orders table, review its rows, and roll them up per customer.
+
+The orders table has `customer_id`, `order_date` and `order_value`, and optionally `order_id` and `quantity`; it
+is one CSV file, one Parquet file, a folder of Parquet files or a glob of them (`transactions.path` in the params).
+Per customer, from the orders that pass the review:
+
+- first / last purchase = earliest / latest `order_date`;
+- total_spent (monetary) = sum of `order_value`, summed exactly in whole cents (so reruns are byte-identical);
+- frequency = distinct `order_id`s; without an `order_id` column, distinct purchase days (lines bought on one day
+  count as one visit);
+- avg_order_value = total_spent / frequency, unrounded, so the features stage's round(total / aov) gives the
+  frequency back exactly.
+
+The result has the customer file's 20 fields: the four purchase fields from the orders, the other fields from the
+optional customer file (joined on `customer_id`, whose ids must then be unique), or empty without one. The
+customer-level review (`quality.review`) then runs on it as on a customer file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+from ibis import _
+from ibis.backends import BaseBackend
+
+from segmentation.errors import InputDataError, describe_rows
+from segmentation.load import ROW, numbered_spark, read_raw, unreadable
+from segmentation.mart import file_sha256
+from segmentation.params import ORDER_CHECKS, Params
+from segmentation.quality import CheckResult, any_of
+from segmentation.schema import field_types
+
+ORDER_TYPES = {"order_id": "string", "customer_id": "string", "order_date": "date", "order_value": "float64",
+               "quantity": "int64"}
+REQUIRED = ("customer_id", "order_date", "order_value")
+SOURCE_FILE = "source_file"  # which file of a folder or glob a row came from (its name)
+PURCHASE_FIELDS = ("first_purchase_date", "last_purchase_date", "total_spent", "avg_order_value")
+ORDER_LINES = "order_lines"  # rows of the orders table behind a customer: what an unknown customer's orders count
+EXAMPLES = 5
+_GLOB = set("*?[")
+
+
+@dataclass(frozen=True)
+class OrderSource:
+    """The orders table's files, as found from `transactions.path`."""
+
+    pattern: str
+    files: tuple[Path, ...]
+
+    @property
+    def kind(self) -> str:
+        """'csv' or 'parquet'."""
+        return "parquet" if self.files[0].suffix.lower() == ".parquet" else "csv"
+
+    def sha256(self) -> str:
+        """One hash of every file's name and bytes: a changed, added or removed file rebuilds the mart."""
+        digest = hashlib.sha256()
+        for path in self.files:
+            digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class OrderReview:
+    """The per-customer purchases derived from the orders that passed, and what the review found."""
+
+    customers: ibis.Table  # the customer file's 20 fields plus input_row, ready for quality.review
+    reference_date: dt.date
+    source: OrderSource
+    rows_in: int
+    rows_out: int
+    frequency: str  # "orders" (distinct order ids) or "days" (distinct purchase days)
+    customers_without_orders: int | None
+    checks: list[CheckResult]
+
+    def to_json(self) -> dict[str, Any]:
+        """The orders part of data_quality.json."""
+        return {
+            "path": self.source.pattern, "files": len(self.source.files),
+            "rows_in": self.rows_in, "rows_out": self.rows_out, "frequency": self.frequency,
+            "customers_without_orders": self.customers_without_orders,
+        }
+
+
+def find_sources(pattern: str) -> OrderSource:
+    """The files behind `transactions.path`: a file, a folder's Parquet files, or a glob's matches (sorted)."""
+    path = Path(pattern)
+    if _GLOB & set(pattern):
+        files = tuple(Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file())
+    elif path.is_dir():
+        files = tuple(sorted(p for p in path.glob("*.parquet") if p.is_file()))
+    else:
+        files = (path,) if path.is_file() else ()
+    if not files:
+        raise InputDataError(
+            f"{pattern}: orders table not found (expected a CSV or Parquet file, a folder of .parquet files or a "
+            f"glob); create one with `python -m segmentation generate --transactions PATH` or set transactions.path"
+        )
+    kinds = {p.suffix.lower() for p in files}
+    if len(files) > 1 and kinds != {".parquet"}:
+        raise InputDataError(f"{pattern}: a folder or glob of orders must hold only .parquet files, found {sorted(kinds)}")
+    if kinds - {".parquet", ".csv", ".gz", ".txt"}:
+        raise InputDataError(f"{files[0]}: unsupported orders format '{files[0].suffix}' (use .csv or .parquet)")
+    empty = [p for p in files if p.stat().st_size == 0]
+    if empty:
+        raise InputDataError(f"{empty[0]}: file is empty (0 rows); expected the orders table's fields")
+    return OrderSource(pattern, files)
+
+
+def read_orders(con: BaseBackend, source: OrderSource) -> ibis.Table:
+    """The orders table's fields as read, plus input_row (1-based within its file) and source_file."""
+    first = source.files[0]
+    spark = con.name == "pyspark"
+    try:
+        if source.kind == "parquet" and spark:
+            table = _spark_parquet(con, source.files)
+        elif source.kind == "parquet":
+            table = con.read_parquet([str(p) for p in source.files], filename=True, file_row_number=True)
+            table = table.mutate(**{ROW: _.file_row_number + 1, SOURCE_FILE: _.filename.split("/")[-1]})
+        elif spark:
+            table = con.read_csv(first.resolve().as_uri(), header=True, inferSchema=False, escape='"', mode="FAILFAST")
+        else:
+            table = con.read_csv(first, all_varchar=True, header=True)
+    except Exception as exc:  # the engine's own reader error: report it on one line
+        raise unreadable(first, first.suffix, exc, spark=spark) from exc
+    missing = [name for name in REQUIRED if name not in table.columns]
+    if missing:
+        raise InputDataError(
+            f"{source.pattern}: field(s) {', '.join(missing)} missing (all rows); an orders table needs "
+            f"{', '.join(REQUIRED)} (optional: order_id, quantity)"
+        )
+    present = [name for name in ORDER_TYPES if name in table.columns]
+    if source.kind == "parquet":
+        return table.select(*present, ROW, SOURCE_FILE)
+    if spark:
+        try:
+            numbered = con.create_table("raw_orders", numbered_spark(con, table, present), temp=True, overwrite=True)
+        except Exception as exc:
+            raise unreadable(first, first.suffix, exc, spark=True) from exc
+    else:
+        numbered = table.select(*present, **{ROW: ibis.row_number() + 1})
+        numbered = con.create_table("raw_orders", numbered, temp=True, overwrite=True)  # parse the CSV once
+    return numbered.mutate(**{SOURCE_FILE: ibis.literal(first.name)})
+
+
+def parse_orders(raw: ibis.Table) -> ibis.Table:
+    """Typed order fields (null where a value does not parse), keeping each non-text field's text as `raw_<name>`."""
+    typed = {}
+    for name, kind in ORDER_TYPES.items():
+        if name not in raw.columns:
+            continue
+        column = raw[name]
+        if column.type() == ibis.dtype(kind):
+            written, parsed = column, column
+        elif kind == "string":
+            written = parsed = column.cast("string").nullif("")
+        else:
+            written = column.cast("string").nullif("")
+            parsed = written.try_cast(kind)
+        typed[name] = parsed
+        if kind != "string":
+            typed[f"raw_{name}"] = written
+    return raw.select(ROW, SOURCE_FILE, **typed)
+
+
+def order_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None) -> dict[str, Any]:
+    """Check id → predicate (true on a failing order) for every check that does not need the customer file."""
+    parsed_fields = [n for n in ("order_date", "order_value", "quantity") if n in parsed.columns]
+    checks = {
+        "order_nulls": any_of(parsed[n].isnull() for n in REQUIRED),
+        "order_unparsable": any_of(parsed[f"raw_{n}"].notnull() & parsed[n].isnull() for n in parsed_fields),
+        "order_value_not_positive": parsed.order_value <= 0,
+        "order_date_in_future": parsed.order_date > ibis.date(today),
+    }
+    if "quantity" in parsed.columns:
+        checks["order_value_not_positive"] = checks["order_value_not_positive"] | (parsed.quantity <= 0)
+    if reference_date is not None:
+        checks["orders_after_reference"] = parsed.order_date >= ibis.date(reference_date)
+    return {cid: predicate.fill_null(False) for cid, predicate in checks.items()}
+
+
+def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = None) -> OrderReview:
+    """Read and review the orders, apply the policies, and derive each customer's purchase fields.
+
+    One scan counts every check; a second scan aggregates the orders that pass per customer. Unknown customers
+    are found on the (much smaller) per-customer table.
+    """
+    assert params.transactions is not None
+    source = find_sources(params.transactions.path)
+    parsed = parse_orders(read_orders(con, source))
+    today = today or dt.date.today()
+    checks = order_checks(parsed, today, params.reference_date)
+    dropping = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop")
+    passes = ~dropping if dropping is not None else ibis.literal(True)
+    # the latest order that passes every other check fixes the default reference date
+    counts = parsed.aggregate(
+        rows=_.count(),
+        latest=ibis.ifelse(passes, parsed.order_date, None).max(),
+        **{cid: p.cast("int64").sum() for cid, p in checks.items()},
+    ).execute().iloc[0]
+    rows_in = int(counts["rows"])
+    results = [_result(parsed, source, params, cid, int(counts[cid] or 0), checks[cid]) for cid in checks]
+    reference_date = params.reference_date or _day_after(counts["latest"], source)
+
+    kept = parsed.filter(passes)
+    frequency = "orders" if "order_id" in parsed.columns else "days"
+    visits = kept.order_id if frequency == "orders" else kept.order_date
+    purchases = con.create_table("purchases", kept.group_by("customer_id").aggregate(
+        first_purchase_date=_.order_date.min(),
+        last_purchase_date=_.order_date.max(),
+        cents=(_.order_value * 100).round().cast("int64").sum(),
+        frequency=visits.nunique(),
+        **{ORDER_LINES: _.count()},
+    ), temp=True, overwrite=True)
+
+    without_orders = None
+    if params.input_path is not None:
+        attributes = _unique_customer_file(con, params)
+        unknown = purchases.anti_join(attributes, "customer_id")
+        lines, unknown_ids = unknown.aggregate(lines=_[ORDER_LINES].sum(), ids=_.count()).execute().iloc[0]
+        missing = parsed.filter(passes).semi_join(unknown.select("customer_id"), "customer_id")
+        results.append(_result(parsed, source, params, "unknown_customers", int(lines or 0), None, failing=missing))
+        if int(unknown_ids or 0) and params.quality["unknown_customers"] == "drop":
+            purchases = purchases.semi_join(attributes.select("customer_id"), "customer_id")
+        without_orders = int(attributes.anti_join(purchases, "customer_id").count().execute())
+        customers = _with_attributes(purchases, attributes)
+    else:
+        customers = _without_attributes(purchases)
+    rows_out = int(purchases[ORDER_LINES].sum().execute() or 0)
+    return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results)
+
+
+def _with_attributes(purchases: ibis.Table, attributes: ibis.Table) -> ibis.Table:
+    """The 20 fields: purchases from the orders, everything else from the customer file (row numbers too)."""
+    joined = purchases.join(attributes.drop(*PURCHASE_FIELDS), "customer_id")
+    return joined.select(ROW, **_fields(joined))
+
+
+def _without_attributes(purchases: ibis.Table) -> ibis.Table:
+    """The 20 fields with only id and purchases known; customers numbered in id order."""
+    numbered = purchases.mutate(**{ROW: ibis.row_number().over(order_by="customer_id") + 1})
+    return numbered.select(ROW, **_fields(numbered))
+
+
+def _fields(table: ibis.Table) -> dict[str, ibis.Value]:
+    """The customer file's fields from a purchases table (plus customer-file columns, when joined)."""
+    derived = {
+        "total_spent": table.cents.cast("float64") / 100,
+        # unrounded: total / aov must give the frequency back exactly in the features stage
+        "avg_order_value": table.cents.cast("float64") / 100 / table.frequency.cast("float64"),
+    }
+    out = {}
+    for name, kind in field_types().items():
+        if name in derived:
+            out[name] = derived[name]
+        elif name in table.columns:
+            out[name] = table[name]
+        else:
+            out[name] = ibis.null().cast(kind)
+    return out
+
+
+def _unique_customer_file(con: BaseBackend, params: Params) -> ibis.Table:
+    """The customer file as read; its ids join the orders, so a repeated id stops the run."""
+    assert params.input_path is not None
+    raw = read_raw(con, params.input_path)
+    repeated = raw.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
+    found = repeated.aggregate(ids=_.count(), rows=_.n.sum()).execute().iloc[0]
+    if int(found["ids"] or 0):
+        rows = raw.semi_join(repeated, "customer_id").select(ROW).order_by(ROW).limit(EXAMPLES).execute()[ROW]
+        raise InputDataError(
+            f"{params.input_path}: field customer_id: {int(found['ids']):,} customer id(s) used by more than one row "
+            f"in {describe_rows(int(found['rows']), [int(r) for r in rows])}; with transactions the customer file's "
+            f"ids join the orders and must be unique"
+        )
+    return raw
+
+
+def _result(parsed: ibis.Table, source: OrderSource, params: Params, check_id: str, count: int,
+            predicate: ibis.BooleanValue | None, *, failing: ibis.Table | None = None) -> CheckResult:
+    """One check's outcome; a `fail` policy with failing orders stops the run with one line naming them."""
+    policy = params.quality[check_id]
+    fields = _check_fields(check_id, parsed)
+    result = CheckResult(check_id, ORDER_CHECKS[check_id][1], list(fields), policy, count)
+    if not count:
+        return result
+    failing = parsed.filter(predicate) if failing is None else failing
+    result.examples = _examples(failing, fields)
+    if policy == "fail":
+        first_file = result.examples[0][SOURCE_FILE]
+        where = source.pattern if len(source.files) == 1 else f"{source.pattern} ({first_file})"
+        raise InputDataError(
+            f"{where}: field {', '.join(fields)}: {result.description} in "
+            f"{describe_rows(count, [e[ROW] for e in result.examples if e[SOURCE_FILE] == first_file])}; "
+            f"policy for check '{check_id}' is 'fail' in {params.path}"
+        )
+    result.action = f"dropped {describe_rows(count)}"
+    return result
+
+
+def _check_fields(check_id: str, parsed: ibis.Table) -> tuple[str, ...]:
+    """The order fields a check reads."""
+    fields = {
+        "order_nulls": REQUIRED,
+        "order_unparsable": ("order_date", "order_value", "quantity"),
+        "order_value_not_positive": ("order_value", "quantity"),
+        "order_date_in_future": ("order_date",),
+        "orders_after_reference": ("order_date",),
+        "unknown_customers": ("customer_id",),
+    }[check_id]
+    return tuple(f for f in fields if f in parsed.columns)
+
+
+def _examples(failing: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Up to five failing orders: file, row and the checked fields as written."""
+    shown = [f"raw_{f}" if f"raw_{f}" in failing.columns else f for f in fields]
+    rows = failing.select(SOURCE_FILE, ROW, *shown).order_by([SOURCE_FILE, ROW]).limit(EXAMPLES).execute()
+    out = []
+    for rec in rows.to_dict("records"):
+        item: dict[str, Any] = {SOURCE_FILE: rec[SOURCE_FILE], ROW: int(rec[ROW])}
+        for field, column in zip(fields, shown):
+            value = rec[column]
+            item[field] = None if value is None or value != value else str(value)
+        out.append(item)
+    return out
+
+
+def _day_after(latest: Any, source: OrderSource) -> dt.date:
+    """The default reference date: the day after the latest order that passed."""
+    if latest is None or latest != latest:
+        raise InputDataError(f"{source.pattern}: field order_date: no order passes the data-quality checks")
+    day = latest.date() if isinstance(latest, dt.datetime) else latest
+    return day + dt.timedelta(days=1)
+
+
+def _spark_parquet(con: BaseBackend, files: tuple[Path, ...]) -> ibis.Table:
+    """Parquet files on Spark, with each row's file name and 1-based row within the file (Spark's file metadata)."""
+    from pyspark.sql import functions as F
+
+    frame = con._session.read.parquet(*(p.resolve().as_uri() for p in files)).select(
+        "*", F.col("_metadata.file_name").alias(SOURCE_FILE), (F.col("_metadata.row_index") + 1).alias(ROW)
+    )
+    frame.createOrReplaceTempView("orders_input")
+    return con.table("orders_input")

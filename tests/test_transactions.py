@@ -1,0 +1,203 @@
+"""Transaction input: orders rolled up per customer, their data-quality review, bad input, and migration as of a day."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv  # noqa: F401  (pa.csv)
+import pyarrow.parquet as pq
+import pytest
+
+from segmentation.errors import InputDataError
+from segmentation.migration import MIGRATION, as_of_dir, migrate_as_of
+from segmentation.params import load_params
+from segmentation.pipeline import run
+from tests.conftest import ROOT, params_copy
+
+CUSTOMER_HEADER = ("customer_id,name,email,age,gender,city,country,income,credit_score,loyalty_points,"
+                   "first_purchase_date,last_purchase_date,total_spent,avg_order_value,favorite_category,"
+                   "device_type,churn_risk,subscription,marketing_opt_in,support_tickets")
+ORDERS = """order_id,customer_id,order_date,order_value,quantity
+1,A,2026-01-05,10.00,1
+1,A,2026-01-05,5.50,2
+2,A,2026-03-01,20.25,1
+3,B,2026-02-10,100.00,1
+4,C,2025-12-01,7.10,1
+5,C,2026-03-30,7.10,1
+6,D,2026-03-15,42.00,3
+"""
+
+
+def customer_row(cid: str, age: int, subscription: bool) -> str:
+    """One customer-file row; its purchase fields are deliberately wrong: orders replace them."""
+    return (f"{cid},Name {cid},{cid.lower()}@example.com,{age},Female,Leeds,United Kingdom,50000.0,700,10,"
+            f"2020-01-01,2020-01-02,1.0,1.0,Books,Mobile,0.2,{subscription},True,0")
+
+
+def write_customers(path: Path, ids=("A", "B", "C", "D")) -> Path:
+    """A small customer file with the given ids."""
+    rows = [customer_row(cid, 30 + i, i % 2 == 0) for i, cid in enumerate(ids)]
+    path.write_text("\n".join([CUSTOMER_HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def tx_params(folder: Path, orders, customers: Path | None, **overrides):
+    """Params (a copy of the default) reading `orders`, with attributes from `customers` (or none)."""
+    path = params_copy(ROOT / "params" / "default.yaml", folder, input=customers,
+                       transactions={"path": str(orders)}, mart_dir=folder / "mart",
+                       reference_date="2026-04-01", **overrides)
+    return load_params(path)
+
+
+def mart_frame(params) -> pd.DataFrame:
+    """The mart's customers, indexed by the orders' customer id."""
+    return pd.read_parquet(params.mart_dir / "customer_segments.parquet").set_index("source_customer_id")
+
+
+def checks_by_id(params) -> dict[str, dict]:
+    """data_quality.json's checks by id."""
+    quality = json.loads((params.mart_dir / "data_quality.json").read_text())
+    return {c["id"]: c for c in quality["checks"]}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """Run the command line as a user would."""
+    return subprocess.run([sys.executable, "-m", "segmentation", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_orders_roll_up_into_purchases_with_the_customer_files_attributes(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    params = tx_params(tmp_path, orders, write_customers(tmp_path / "customers.csv"))
+    run(params)
+    mart = mart_frame(params)
+    a = mart.loc["A"]
+    assert a.frequency == 2  # two lines of order 1 are one order
+    assert a.monetary == pytest.approx(35.75) and a.total_spent == pytest.approx(35.75)
+    assert a.avg_order_value == pytest.approx(35.75 / 2)
+    assert str(a.first_purchase_date)[:10] == "2026-01-05" and str(a.last_purchase_date)[:10] == "2026-03-01"
+    assert a.recency_days == 31 and a.age == 30  # attributes come from the customer file
+    assert mart.loc["C"].frequency == 2 and mart.loc["D"].monetary == 42.0
+    manifest = json.loads((params.mart_dir / "manifest.json").read_text())
+    assert manifest["transactions"]["rows_in"] == 7 and manifest["transactions"]["frequency"] == "orders"
+    assert manifest["rows"]["mart"] == 4
+
+
+def test_without_order_ids_frequency_counts_purchase_days_and_attributes_stay_empty(tmp_path):
+    frame = pd.read_csv(pd.io.common.StringIO(ORDERS)).drop(columns="order_id")
+    orders = tmp_path / "orders.csv"
+    frame.to_csv(orders, index=False)
+    params = tx_params(tmp_path, orders, None)
+    run(params)
+    mart = mart_frame(params)
+    assert mart.loc["A"].frequency == 2  # 2026-01-05 (two lines) and 2026-03-01
+    assert mart["age"].isna().all() and mart["country"].isna().all()
+    assert json.loads((params.mart_dir / "data_quality.json").read_text())["orders"]["frequency"] == "days"
+
+
+def test_bad_orders_are_counted_named_and_left_out(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS + "7,A,2026-02-01,0,1\n8,B,2026-02-01,-3.00,1\n9,B,2999-01-01,5.00,1\n"
+                      "10,Z,2026-02-01,9.00,1\n11,,2026-02-01,9.00,1\n12,C,2026-05-01,9.00,1\n")
+    params = tx_params(tmp_path, orders, write_customers(tmp_path / "customers.csv"))
+    run(params)
+    found = checks_by_id(params)
+    assert found["order_value_not_positive"]["count"] == 2
+    assert [e["input_row"] for e in found["order_value_not_positive"]["examples"]] == [8, 9]
+    assert found["order_date_in_future"]["count"] == 1
+    assert found["orders_after_reference"]["count"] == 2  # 2999-01-01 and 2026-05-01 (reference 2026-04-01)
+    assert found["unknown_customers"]["count"] == 1 and found["order_nulls"]["count"] == 1
+    mart = mart_frame(params)
+    assert "Z" not in mart.index
+    assert mart.loc["A"].monetary == pytest.approx(35.75) and mart.loc["B"].monetary == 100.0
+
+
+def test_unparsable_order_value_stops_with_one_line_and_keeps_the_previous_mart(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    params = tx_params(tmp_path, orders, None)
+    run(params)
+    before = (params.mart_dir / "customer_segments.parquet").read_bytes()
+    orders.write_text(ORDERS + "13,A,2026-02-01,twelve,1\n")
+    done = cli("run", "--params", str(params.path))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert str(orders) in done.stderr and "order_value" in done.stderr and "row 8" in done.stderr
+    assert (params.mart_dir / "customer_segments.parquet").read_bytes() == before
+
+
+@pytest.mark.parametrize("content, words", [
+    ("customer_id,order_date\nA,2026-01-01\n", "field(s) order_value missing"),
+    ("", "file is empty"),
+])
+def test_unusable_orders_files_fail_with_one_line(tmp_path, content, words):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(content)
+    done = cli("run", "--params", str(tx_params(tmp_path, orders, None).path))
+    assert done.returncode == 2 and words in done.stderr and str(orders) in done.stderr
+    assert not (tmp_path / "mart").exists()
+
+
+def test_missing_orders_and_repeated_customer_ids_are_refused(tmp_path):
+    with pytest.raises(InputDataError, match="orders table not found"):
+        run(tx_params(tmp_path, tmp_path / "nowhere" / "*.parquet", None))
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    customers = write_customers(tmp_path / "customers.csv", ids=("A", "B", "C", "D", "B"))
+    with pytest.raises(InputDataError, match=r"customer_id: 1 customer id\(s\) used by more than one row in 2 rows"):
+        run(tx_params(tmp_path, orders, customers))
+
+
+def test_a_folder_or_glob_of_parquet_files_gives_the_same_mart_as_one_csv(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    customers = write_customers(tmp_path / "customers.csv")
+    (tmp_path / "single").mkdir()
+    single = tx_params(tmp_path / "single", orders, customers)
+    run(single)
+    table = pa.csv.read_csv(orders, convert_options=pa.csv.ConvertOptions(
+        column_types={"order_id": pa.string(), "customer_id": pa.string(), "order_date": pa.date32()}))
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(table.slice(0, 3), parts / "part-0.parquet")
+    pq.write_table(table.slice(3), parts / "part-1.parquet")
+    for name, where in (("folder", parts), ("glob", parts / "part-*.parquet")):
+        (tmp_path / name).mkdir()
+        params = tx_params(tmp_path / name, where, customers)
+        run(params)
+        pd.testing.assert_frame_equal(mart_frame(params), mart_frame(single))
+
+
+def test_migration_since_a_day_matches_an_independent_count(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS + "14,E,2026-03-20,300.00,1\n")
+    params = tx_params(tmp_path, orders, None)
+    flows = migrate_as_of(params, pd.Timestamp("2026-01-31").date())
+    before_dir = as_of_dir(params.mart_dir, pd.Timestamp("2026-01-31").date())
+    before = pd.read_parquet(before_dir / "customer_segments.parquet")
+    after = pd.read_parquet(params.mart_dir / "customer_segments.parquet")
+    # the earlier mart counts only orders up to that day
+    raw = pd.read_csv(orders, dtype={"customer_id": str}, parse_dates=["order_date"])
+    upto = raw[raw.order_date <= "2026-01-31"].groupby("customer_id").order_value.sum()
+    assert before.set_index("source_customer_id").monetary.sort_index().tolist() == pytest.approx(upto.tolist())
+    merged = before.merge(after, on="source_customer_id", how="outer", suffixes=("_b", "_a"))
+    expected = merged.fillna({"segment_id_b": "__new__", "segment_id_a": "__lapsed__"}).groupby(
+        ["segment_id_b", "segment_id_a"]).size()
+    got = flows[flows.customers > 0].set_index(["from_segment_id", "to_segment_id"]).customers
+    assert got.sort_index().to_dict() == expected.sort_index().to_dict()
+    assert got.loc[("__new__", slice(None))].sum() == 3  # B, D and E bought first after 2026-01-31
+    assert (params.mart_dir / MIGRATION).is_file()
+
+
+def test_since_needs_transactions_and_an_earlier_day(tmp_path, small_mart):
+    done = cli("migrate", "--params", str(small_mart.path), "--since", "2026-01-01")
+    assert done.returncode == 2 and "--since needs transaction input" in done.stderr
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    done = cli("migrate", "--params", str(tx_params(tmp_path, orders, None).path), "--since", "2026-03-31")
+    assert done.returncode == 2 and "is not before the mart's last counted day" in done.stderr
