@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
     gen.add_argument("--as-of", type=dt.date.fromisoformat, default=None, help="latest possible purchase date")
     gen.add_argument("--out", type=Path, default=DEFAULT_RAW, help=f"CSV path (default {DEFAULT_RAW})")
+    gen.add_argument("--transactions", type=Path, default=None, metavar="PATH",
+                     help="also write the orders log: PATH.csv, PATH.parquet, or a folder of Parquet "
+                          "part files (no suffix); customer ids are then unique")
 
     val = sub.add_parser("validate", help="run only the data-quality review; writes data_quality.json")
     _params_options(val)
@@ -83,8 +86,11 @@ def _generate(args: argparse.Namespace) -> int:
     from segmentation.generate import write_customers
 
     start = time.perf_counter()
-    path = write_customers(args.out, rows=args.rows, seed=args.seed, as_of=args.as_of)
-    _say(f"wrote {args.rows:,} customers to {path} in {time.perf_counter() - start:.1f} s")
+    path = write_customers(
+        args.out, rows=args.rows, seed=args.seed, as_of=args.as_of, progress=_say, transactions=args.transactions
+    )
+    orders = f" and their orders to {args.transactions}" if args.transactions else ""
+    _say(f"wrote {args.rows:,} customers to {path}{orders} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Seeded, vectorised generator of the synthetic customer file.
+"""Seeded, vectorised generator of the synthetic customer file and, optionally, its orders log.
 
 The schema (column names, order and types) comes from the reference metadata
 JSON shipped in ``segmentation/reference``, read through ``segmentation.schema``.
@@ -10,6 +10,13 @@ The same ``rows``, ``seed`` and ``as_of`` always give byte-identical CSV and
 JSON files: all randomness comes from one ``numpy.random.default_rng(seed)``,
 Faker is only used to build a seeded vocabulary of city names, and ``as_of``
 defaults to a fixed date rather than today.
+
+``write_customers(..., transactions=PATH)`` also writes a transaction log (see
+:mod:`segmentation.transactions_log`) that aggregates back to the customer
+file. Orders must join to one customer, so that run gives customers unique ids:
+a seeded permutation of a wider id range, drawn from its own random stream and
+swapped in after each chunk is drawn, so every other column is the same as in
+a run without a log. Without a log the output is unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,6 +41,7 @@ from faker import Faker
 from faker.providers.address.en import Provider as EnglishAddressProvider
 from faker.providers.person.en_US import Provider as UsPersonProvider
 
+from segmentation import transactions_log
 from segmentation.errors import SegmentationError
 from segmentation.schema import field_names, metadata
 
@@ -42,6 +51,13 @@ FIRST_PURCHASE_START = date(2018, 1, 1)
 CHUNK_ROWS = 500_000
 
 CUSTOMER_ID_RANGE = (10_000, 99_999)
+# With a transaction log ids are unique: five digits up to this many rows (the
+# range is then at least twice the rows), else 10_000..max(99_999, SPREAD x rows).
+UNIQUE_ID_FIVE_DIGIT_MAX_ROWS = 45_000
+UNIQUE_ID_SPREAD = 10
+# SeedSequence spawn key of the unique-id stream (orders use their own key).
+UNIQUE_ID_STREAM = 1
+ID_PERMUTATION_ROUNDS = 4
 AGE_RANGE = (18, 80)
 AGE_BETA = (2.0, 3.0)
 GENDER_WEIGHTS = {"Female": 0.49, "Male": 0.47, "Non-binary": 0.025, "Prefer not to say": 0.015}
@@ -156,6 +172,7 @@ def write_customers(
     as_of: date | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    transactions: Path | None = None,
 ) -> Path:
     """Write the customer CSV and its ``<stem>_metadata.json`` atomically; return the CSV path.
 
@@ -163,27 +180,46 @@ def write_customers(
     quoting; dates are ISO ``YYYY-MM-DD``, booleans ``True``/``False`` and
     floats use the shortest text that reads back to the same number.
     `progress` is called as in :func:`generate_customers`.
+
+    With `transactions`, also write the orders log there (``.csv``: one CSV,
+    ``.parquet``: one Parquet file, no suffix: a folder of Parquet part files,
+    one per chunk), give customers unique ids, and report ``"<n> orders"`` to
+    `progress` after each chunk. All outputs appear only if the whole run
+    succeeds; an unusable log path raises :class:`SegmentationError` before
+    anything is written.
     """
     out_csv = Path(out_csv)
     as_of = _resolve_as_of(as_of)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
     metadata_path = out_csv.with_name(f"{out_csv.stem}_metadata.json")
+    if transactions is not None:
+        _check_log_target(Path(transactions), (out_csv, metadata_path))
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         csv_tmp = stack.enter_context(_atomic_target(out_csv))
         metadata_tmp = stack.enter_context(_atomic_target(metadata_path))
-        _write_csv(csv_tmp, _generate_chunks(rows, seed, as_of, progress))
-        metadata_tmp.write_text(_metadata_json(rows, seed, as_of), encoding="utf-8")
+        chunks = _generate_chunks(rows, seed, as_of, progress, unique_ids=transactions is not None)
+        if transactions is not None:
+            log = _open_orders_log(stack, Path(transactions))
+            chunks = _with_orders_logged(chunks, log, transactions_log.orders_rng(seed), progress)
+        _write_csv(csv_tmp, chunks)
+        metadata_tmp.write_text(
+            _metadata_json(rows, seed, as_of, transactions=transactions is not None), encoding="utf-8"
+        )
     return out_csv
 
 
-def generation_notes(as_of: date | None = None) -> dict:
-    """Describe, in plain sentences, every distribution and correlation the generator uses."""
+def generation_notes(as_of: date | None = None, *, transactions: bool = False) -> dict:
+    """Describe, in plain sentences, every distribution and correlation the generator uses.
+
+    With `transactions`, describe the unique customer ids of a run that writes
+    a transaction log, and add a ``transactions`` section about the log.
+    """
     as_of = _resolve_as_of(as_of)
     low_id, high_id = CUSTOMER_ID_RANGE
     low_age, high_age = AGE_RANGE
     low_credit, high_credit = CREDIT_RANGE
     boosted = ", ".join(f"{name} x{weight:g}" for name, weight in COUNTRY_WEIGHTS.items())
-    return {
+    notes = {
         "generator": "segmentation.generate",
         "as_of": as_of.isoformat(),
         "randomness": (
@@ -303,6 +339,17 @@ def generation_notes(as_of: date | None = None) -> dict:
             "shortest form that reads back exactly (e.g. 120.5, 100, 0.03)."
         ),
     }
+    if transactions:
+        notes["columns"]["customer_id"] = (
+            f"Unique: drawn WITHOUT replacement from {low_id}-{high_id} when rows <= "
+            f"{UNIQUE_ID_FIVE_DIGIT_MAX_ROWS:,}, else from {low_id} to max({high_id}, "
+            f"{UNIQUE_ID_SPREAD} x rows), as a seeded permutation of that range (a "
+            f"{ID_PERMUTATION_ROUNDS}-round Feistel network keyed from SeedSequence(seed, "
+            f"spawn_key=({UNIQUE_ID_STREAM},))), so orders join to exactly one customer. Every "
+            "other column is the same as in a run without a transaction log."
+        )
+        notes["transactions"] = transactions_log.generation_notes()
+    return notes
 
 
 @dataclass(frozen=True)
@@ -348,22 +395,93 @@ def _build_vocabulary(seed: int) -> _Vocabulary:
 
 
 def _generate_chunks(
-    rows: int, seed: int, as_of: date | None, progress: Callable[[str], None] | None
+    rows: int,
+    seed: int,
+    as_of: date | None,
+    progress: Callable[[str], None] | None,
+    *,
+    unique_ids: bool = False,
 ) -> Iterator[pa.Table]:
-    """Yield the customers as Arrow tables of at most CHUNK_ROWS rows, in order."""
+    """Yield the customers as Arrow tables of at most CHUNK_ROWS rows, in order.
+
+    With `unique_ids`, customer ids are unique (see :class:`_IdPermutation`).
+    """
     if rows < 0:
         raise SegmentationError(f"rows must be 0 or more, got {rows}")
     as_of = _resolve_as_of(as_of)
     rng = np.random.default_rng(seed)
     vocabulary = _build_vocabulary(seed)
     names = field_names()
+    permutation = _IdPermutation.seeded(rows, seed) if unique_ids else None
     # max(rows, 1): an empty request still yields one empty chunk, so the schema is known.
     for start in range(0, max(rows, 1), CHUNK_ROWS):
         size = min(CHUNK_ROWS, rows - start)
         columns = _draw_customers(rng, size, vocabulary, as_of)
+        if permutation is not None:
+            # Swapped in after the draw, so the main stream and every other column stay as they are.
+            columns["customer_id"] = permutation.customer_ids(start, size)
         yield pa.table({name: columns[name] for name in names})
         if progress is not None:
             progress(f"{start + size:,}/{rows:,} rows")
+
+
+@dataclass(frozen=True)
+class _IdPermutation:
+    """A seeded bijection of the unique-id range: row i gets id low + permute(i).
+
+    A balanced Feistel network on 2 x half_bits bits is a permutation of
+    0..2^(2 x half_bits) - 1; re-applying it to values outside the range (cycle
+    walking) makes it a permutation of 0..span - 1. Any rows of ids are computed
+    on their own, so memory stays per chunk (a sample without replacement from a
+    1e8 range would otherwise need the whole range in memory).
+    """
+
+    low: int
+    span: int
+    half_bits: int
+    keys: tuple[int, ...]
+
+    @classmethod
+    def seeded(cls, rows: int, seed: int) -> _IdPermutation:
+        """Return the permutation for a `rows`-row, `seed` run."""
+        low, high = _unique_id_range(rows)
+        span = high - low + 1
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(UNIQUE_ID_STREAM,)))
+        keys = rng.integers(0, 2**64, size=ID_PERMUTATION_ROUNDS, dtype=np.uint64)
+        half_bits = ((span - 1).bit_length() + 1) // 2
+        return cls(low, span, half_bits, tuple(int(key) for key in keys))
+
+    def customer_ids(self, start: int, size: int) -> pa.Array:
+        """Return the text ids of rows start .. start + size - 1."""
+        value = self._encrypt(np.arange(start, start + size, dtype=np.uint64))
+        outside = np.flatnonzero(value >= self.span)
+        while outside.size:
+            value[outside] = self._encrypt(value[outside])
+            outside = outside[value[outside] >= self.span]
+        return pc.cast(pa.array(value.astype(np.int64) + self.low), pa.string())
+
+    def _encrypt(self, value: np.ndarray) -> np.ndarray:
+        """Apply the Feistel rounds to uint64 values below 2^(2 x half_bits)."""
+        shift, mask = np.uint64(self.half_bits), np.uint64((1 << self.half_bits) - 1)
+        left, right = value >> shift, value & mask
+        for key in self.keys:
+            left, right = right, left ^ (_mix64(right ^ np.uint64(key)) & mask)
+        return (left << shift) | right
+
+
+def _unique_id_range(rows: int) -> tuple[int, int]:
+    """Return the inclusive id range unique ids for `rows` customers are drawn from."""
+    low, high = CUSTOMER_ID_RANGE
+    if rows <= UNIQUE_ID_FIVE_DIGIT_MAX_ROWS:
+        return low, high
+    return low, max(high, UNIQUE_ID_SPREAD * rows)
+
+
+def _mix64(value: np.ndarray) -> np.ndarray:
+    """Return the splitmix64 finaliser of uint64 values (wrapping arithmetic), a cheap strong mix."""
+    value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return value ^ (value >> np.uint64(31))
 
 
 def _draw_customers(rng: np.random.Generator, n: int, vocabulary: _Vocabulary, as_of: date) -> dict:
@@ -566,7 +684,57 @@ def _with_boolean_text(table: pa.Table) -> pa.Table:
     return table
 
 
-def _metadata_json(rows: int, seed: int, as_of: date) -> str:
+def _with_orders_logged(
+    chunks: Iterator[pa.Table],
+    log: transactions_log.OrdersWriter,
+    rng: np.random.Generator,
+    progress: Callable[[str], None] | None,
+) -> Iterator[pa.Table]:
+    """Yield the customer chunks unchanged, first writing each chunk's orders to `log`."""
+    written = 0
+    for chunk in chunks:
+        batches = transactions_log.draw_orders_batches(chunk, rng, transactions_log.FIRST_ORDER_ID + written)
+        written += log.write_chunk(batches)
+        if progress is not None:
+            progress(f"{written:,} orders")
+        yield chunk
+
+
+def _check_log_target(path: Path, customer_files: tuple[Path, ...]) -> None:
+    """Raise SegmentationError if `path` cannot take the transaction log; write nothing."""
+    layout = transactions_log.log_layout(path)
+    if path.resolve() in {other.resolve() for other in customer_files}:
+        raise SegmentationError(f"transaction log {path} would overwrite the customer file or its metadata")
+    if layout == "parts":
+        if path.exists() and not path.is_dir():
+            raise SegmentationError(f"transaction log {path}: a file is in the way of the part-file folder")
+        if path.is_dir() and not _is_parts_folder(path):
+            raise SegmentationError(
+                f"transaction log {path}: that folder holds other files than {transactions_log.PART_NAME}; "
+                "refusing to replace it"
+            )
+    elif path.is_dir():
+        raise SegmentationError(f"transaction log {path}: a folder is in the way of the {layout} file")
+
+
+def _is_parts_folder(path: Path) -> bool:
+    """Return whether `path` holds nothing but Parquet part files (so it may be replaced)."""
+    return all(child.is_file() and child.match("part-*.parquet") for child in path.iterdir())
+
+
+def _open_orders_log(stack: ExitStack, path: Path) -> transactions_log.OrdersWriter:
+    """Open an orders writer on a temporary beside `path` that `stack` puts in place on success."""
+    layout = transactions_log.log_layout(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic = _atomic_folder(path) if layout == "parts" else _atomic_target(path)
+        temporary = stack.enter_context(atomic)
+        return stack.enter_context(transactions_log.OrdersWriter(temporary, layout))
+    except OSError as error:
+        raise SegmentationError(f"cannot write the transaction log {path}: {error}") from error
+
+
+def _metadata_json(rows: int, seed: int, as_of: date, *, transactions: bool = False) -> str:
     """Return the metadata JSON text for a generated file."""
     reference = metadata()
     document = {
@@ -577,7 +745,7 @@ def _metadata_json(rows: int, seed: int, as_of: date) -> str:
         "seed": seed,
     }
     document.update({key: value for key, value in reference.items() if key not in document})
-    document["generation"] = generation_notes(as_of)
+    document["generation"] = generation_notes(as_of, transactions=transactions)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -590,6 +758,32 @@ def _atomic_target(target: Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def _atomic_folder(target: Path) -> Iterator[Path]:
+    """Yield a new temporary folder beside `target` that replaces it only if the block succeeds.
+
+    A folder can't be renamed over a non-empty one, so an old `target` is moved
+    aside first and deleted once the new folder is in place (or moved back).
+    """
+    token = uuid.uuid4().hex
+    temporary = target.with_name(f".{target.name}.{token}.tmp")
+    old = target.with_name(f".{target.name}.{token}.old")
+    temporary.mkdir()
+    try:
+        yield temporary
+        if target.exists():
+            os.replace(target, old)
+        try:
+            os.replace(temporary, target)
+        except OSError:
+            if old.exists():
+                os.replace(old, target)
+            raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _resolve_as_of(as_of: date | None) -> date:

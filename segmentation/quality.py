@@ -229,7 +229,8 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table) -> ibis.Table:
         .filter(_.copy_number > 1)
         .select(ROW, "copy_number")
     )
-    # both lookups are small (copies are rare; ids are at most 90,000 five-digit values): keep them at hand
+    # stored once, read twice: copies are rare; the id lookup has a row per distinct id (90,000 at most in a
+    # generated customer file, one per customer with transaction input)
     copies = con.create_table("repeated_rows", copies, temp=True, overwrite=True)
     id_rows = con.create_table(
         "id_rows", parsed.group_by("customer_id").aggregate(id_rows=_.count()), temp=True, overwrite=True
