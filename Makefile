@@ -5,9 +5,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 RAW    := data/raw/synthetic_customers.csv
+ORDERS := data/raw/orders
+# the input a params file needs: the orders log (and its customer file) for params/transactions.yaml
+DATA   := $(if $(findstring transactions,$(PARAMS)),$(ORDERS),$(RAW))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data mart report rules validate test test-fast test-spark bench dashboard serve clean
+.PHONY: help setup data data-orders mart report rules validate test test-fast test-spark bench dashboard serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,19 +29,24 @@ $(RAW): | $(STAMP)
 
 data: $(RAW)  ## generate the synthetic customer file (100,000 rows, seed 42)
 
-validate: $(STAMP) $(RAW)  ## run the data-quality review only
+$(ORDERS): | $(STAMP)
+	$(PY) -m segmentation generate --out data/raw/tx_customers.csv --transactions $(ORDERS)
+
+data-orders: $(ORDERS)  ## generate customers with unique ids and their orders log (for params/transactions.yaml)
+
+validate: $(STAMP) $(DATA)  ## run the data-quality review only
 	$(PY) -m segmentation validate --params $(PARAMS)
 
 rules: $(STAMP)  ## lint the segment rules and show which rule wins each score cell
 	$(PY) -m segmentation rules $(PARAMS)
 
-mart: $(STAMP) $(RAW)  ## build the mart (skipped when input, params and code are unchanged)
+mart: $(STAMP) $(DATA)  ## build the mart (skipped when input, params and code are unchanged)
 	$(PY) -m segmentation run --params $(PARAMS)
 
-report: $(STAMP) $(RAW)  ## build the mart, the report site and the PDF (PARAMS=params/rfm11.yaml for another)
+report: $(STAMP) $(DATA)  ## build the mart, the report site and the PDF (PARAMS=params/rfm11.yaml for another)
 	$(PY) -m segmentation report --params $(PARAMS)
 
-dashboard: $(STAMP) $(RAW)  ## serve the analyst dashboard on http://127.0.0.1:8050
+dashboard: $(STAMP) $(DATA)  ## serve the analyst dashboard on http://127.0.0.1:8050
 	$(PY) -m segmentation run --params $(PARAMS)
 	$(PY) -m segmentation dashboard --params $(PARAMS)
 

@@ -114,7 +114,9 @@ def premium_uplift(result: dict[str, Any]) -> dict[str, Any]:
     """The premium uplift inside matched RFM cells, with its interval, in words."""
     money, freq = result["monetary"], result["frequency"]
     level = f"{result['confidence']:.0%}"
-    if money["ratio"] is None:
+    if not result["customers_with_known_status"]:
+        sentence = "No customer's subscription status is known (no customer file), so premium uplift is not measured."
+    elif money["ratio"] is None:
         sentence = "Too few matched RFM cells hold both premium and non-premium customers to measure an uplift."
     elif not money["meaningful"]:
         sentence = (

@@ -40,6 +40,7 @@ def uplift(stats: pd.DataFrame, settings: PremiumParams) -> dict[str, Any]:
     result: dict[str, Any] = {
         "matched_cells": int(len(cells)),
         "premium_customers": int(cells["n_p"].sum()) if len(cells) else 0,
+        "customers_with_known_status": int(known["n"].sum()),
         "confidence": settings.confidence,
     }
     rng = np.random.default_rng(settings.seed)

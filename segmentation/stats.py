@@ -34,10 +34,12 @@ def scaled(table: ibis.Table, column: str) -> ibis.Value:
 
 def exact_sums(table: ibis.Table, by: Sequence[str], columns: Sequence[str],
                squares: Sequence[str] = ()) -> pd.DataFrame:
-    """Per group of `by`: n, `<col>__sum` for each column and `<col>__sumsq` for each of `squares`, as ints."""
+    """Per group of `by`: n, `<col>__sum` and `<col>__known` (non-empty values) for each column and `<col>__sumsq`
+    for each of `squares`, as ints."""
     aggs: dict[str, ibis.Value] = {"n": _.count()}
     for col in columns:
         aggs[f"{col}__sum"] = scaled(table, col).sum()
+        aggs[f"{col}__known"] = table[col].count()
     for col in squares:
         value = scaled(table, col)
         aggs[f"{col}__sumsq"] = (value * value).sum()
@@ -48,8 +50,8 @@ def exact_sums(table: ibis.Table, by: Sequence[str], columns: Sequence[str],
 
 
 def mean(sums: pd.Series | pd.DataFrame, column: str) -> pd.Series | float:
-    """Mean of a column in its own unit, from exact sums (a frame of groups or one row)."""
-    return _div(sums[f"{column}__sum"], sums["n"]) / SCALES[column]
+    """Mean of a column's non-empty values in its own unit, from exact sums (a frame of groups or one row)."""
+    return _div(sums[f"{column}__sum"], sums[f"{column}__known"]) / SCALES[column]
 
 
 def mean_var(total: int, total_sq: int, n: int, column: str) -> tuple[float, float]:

@@ -97,6 +97,11 @@ def test_without_order_ids_frequency_counts_purchase_days_and_attributes_stay_em
     mart = mart_frame(params)
     assert mart.loc["A"].frequency == 2  # 2026-01-05 (two lines) and 2026-03-01
     assert mart["age"].isna().all() and mart["country"].isna().all()
+    summary = pd.read_parquet(params.mart_dir / "segment_summary.parquet")
+    assert summary["premium_rate"].isna().all() and summary["opt_in_rate"].isna().all()  # unknown, not 0%
+    assert summary["avg_monetary"].notna().any()
+    insights = json.loads((params.mart_dir / "insights.json").read_text())["insights"]
+    assert "not measured" in next(i["sentence"] for i in insights if i["id"] == "premium_uplift")
     assert json.loads((params.mart_dir / "data_quality.json").read_text())["orders"]["frequency"] == "days"
 
 
@@ -201,3 +206,40 @@ def test_since_needs_transactions_and_an_earlier_day(tmp_path, small_mart):
     orders.write_text(ORDERS)
     done = cli("migrate", "--params", str(tx_params(tmp_path, orders, None).path), "--since", "2026-03-31")
     assert done.returncode == 2 and "is not before the mart's last counted day" in done.stderr
+
+
+@pytest.mark.slow
+def test_report_from_orders_alone_builds_with_a_migration_chapter_and_no_invented_attributes(tmp_path):
+    import nbformat
+
+    from segmentation.report.build import build_report
+
+    cdnow = ROOT / "tests" / "fixtures" / "cdnow" / "cdnow_orders.csv.gz"
+    params = load_params(params_copy(ROOT / "params" / "default.yaml", tmp_path, input=None,
+                                     transactions={"path": str(cdnow), "since": "1997-12-31"},
+                                     mart_dir=tmp_path / "mart", reference_date="1998-07-01"))
+    migrate_as_of(params, params.transactions.since)
+    paths = build_report(params, progress=lambda _line: None, root=tmp_path)
+    chapters = sorted((tmp_path / "build" / "report" / params.name / "chapters").glob("*.ipynb"))
+    assert any("migration" in p.stem for p in chapters)
+    for path in chapters:
+        outputs = [o for cell in nbformat.read(path, as_version=4).cells for o in cell.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error"], path.name
+    pages = " ".join(p.read_text(encoding="utf-8") for p in paths.site_index.parent.rglob("*.html"))
+    assert "What changed since" in pages and "No customer attributes" in pages
+    assert "are premium subscribers" not in pages and "opted in to marketing," not in pages
+    assert paths.pdf.stat().st_size > 0
+
+
+def test_dashboard_serves_a_mart_built_from_orders_alone(tmp_path):
+    from segmentation.dashboard import data as d
+
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    params = tx_params(tmp_path, orders, None)
+    run(params)
+    data = d.load_dashboard_data(params.mart_dir)
+    assert data.customers == 4 and data.dimensions["gender"].labels == ("Unknown",)
+    assert data.mask(d.Filters()).sum() == 4
+    assert data.mask(d.Filters(premium=d.YES)).sum() == 0  # unknown subscription never passes "premium = yes"
+    assert data.mask(d.Filters(gender=("Unknown",))).sum() == 4

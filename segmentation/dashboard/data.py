@@ -233,7 +233,8 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         revenue=float(monetary.sum()),
         segments=segments,
         dimensions=dimensions,
-        flags={key: customers[col].to_numpy(dtype=bool) for key, col in FLAG_COLUMNS.items()},
+        # an unknown yes/no (orders without a customer file) counts as no: it never passes a "yes" filter
+        flags={key: customers[col].fillna(False).to_numpy(dtype=bool) for key, col in FLAG_COLUMNS.items()},
         monetary=monetary,
         support_tickets=customers["support_tickets"].to_numpy(dtype=np.float64),
         loyalty_points=customers["loyalty_points"].to_numpy(dtype=np.float64),
@@ -291,13 +292,21 @@ def _require(mart_dir: Path, name: str, frame: pd.DataFrame, columns: frozenset[
         raise MartMissingError(f"{mart_dir / name}: missing columns {', '.join(missing)}; rebuild it with `make mart`")
 
 
+UNKNOWN = "Unknown"
+
+
 def _dimension(column: pd.Series) -> Dimension:
-    """A dimension over the values a column holds, in alphabetical order."""
-    return Dimension.build(column, tuple(sorted(column.dropna().unique())))
+    """A dimension over the values a column holds, in alphabetical order; empty values (orders without a customer
+    file) become "Unknown", last."""
+    known = tuple(sorted(column.dropna().unique()))
+    if column.isna().any():
+        return Dimension.build(column.astype("object").fillna(UNKNOWN), (*known, UNKNOWN))
+    return Dimension.build(column, known)
 
 
 def _country_dimension(iso3: pd.Series, names: pd.Series) -> Dimension:
     """Countries by ISO code, labelled with the name the file uses most for that code, sorted by label."""
+    names = names.astype("object").fillna(UNKNOWN)  # no country at all (orders without a customer file)
     label_of = pd.DataFrame({"iso3": iso3, "name": names}).value_counts().reset_index().drop_duplicates("iso3")
     label_of = dict(zip(label_of["iso3"], label_of["name"]))
     if NO_COUNTRY in label_of:

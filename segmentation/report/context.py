@@ -36,6 +36,11 @@ class ReportContext:
         return self.mart.insights["overall"]
 
     @cached_property
+    def has_attributes(self) -> bool:
+        """False when the mart was built from orders alone (no customer file): age, country, … are all empty."""
+        return bool(self.customers["age"].notna().any())
+
+    @cached_property
     def colors(self) -> dict[str, str]:
         """Segment id → hex colour, the one colour of that segment on every page."""
         return dict(zip(self.summary["segment_id"], self.summary["color"]))

@@ -6,6 +6,7 @@ keep their data in `.frame` so tests can check the values.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,3 +92,14 @@ class Markdown:
     def __repr__(self) -> str:
         """The Markdown source as plain text."""
         return self.text
+
+
+NO_ATTRIBUTES = "*No customer attributes: the mart was built from orders without a customer file.*"
+
+
+def needs_attributes(build: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a figure or table of customer attributes: without any (orders alone), a note is shown instead."""
+    @functools.wraps(build)
+    def guarded(ctx, *args: Any, **kwargs: Any) -> Any:
+        return build(ctx, *args, **kwargs) if ctx.has_attributes else Markdown(NO_ATTRIBUTES)
+    return guarded

@@ -26,6 +26,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from segmentation.report import formatting as fmt  # noqa: E402
 from segmentation.report.context import ReportContext  # noqa: E402
+from segmentation.report.display import needs_attributes  # noqa: E402
 
 OVERALL_COLOR = "#B0B0B0"  # "all customers" reference bars: neutral grey, never a segment colour
 INK = "#222222"
@@ -183,6 +184,7 @@ NUMERIC_ATTRIBUTES = {
 }
 
 
+@needs_attributes
 @styled
 def attribute_distributions(ctx: ReportContext) -> ReportFigure:
     """Histograms of the numeric customer attributes."""
@@ -222,6 +224,7 @@ def category_shares(values: pd.Series, top: int = 8) -> pd.Series:
     return shares
 
 
+@needs_attributes
 @styled
 def attribute_mix(ctx: ReportContext) -> ReportFigure:
     """Share of customers by gender, favourite category, device, country, premium and opt-in."""
@@ -420,6 +423,7 @@ PREMIUM_KPIS = {
 }
 
 
+@needs_attributes
 @styled
 def premium_split(ctx: ReportContext, segment_id: str) -> ReportFigure:
     """Premium subscribers vs the rest inside the segment: spend, orders, recency and opt-in."""
@@ -442,6 +446,7 @@ def premium_split(ctx: ReportContext, segment_id: str) -> ReportFigure:
     return render(fig, name, f"Bar charts: premium vs non-premium customers in {ctx.names[segment_id]}")
 
 
+@needs_attributes
 @styled
 def demographics(ctx: ReportContext, segment_id: str) -> ReportFigure:
     """Age and income distribution and gender mix of the segment, against all customers."""
@@ -469,6 +474,7 @@ def demographics(ctx: ReportContext, segment_id: str) -> ReportFigure:
     return render(fig, name, f"Age, income and gender of {ctx.names[segment_id]} vs all customers")
 
 
+@needs_attributes
 @styled
 def preferences(ctx: ReportContext, segment_id: str) -> ReportFigure:
     """Favourite categories, devices and countries of the segment, against all customers."""

@@ -45,7 +45,9 @@ def insight_numbers(numbers: dict[str, Any]) -> str:
         label = key.replace("_", " ")
         if key == "confidence" and any(isinstance(v, dict) for v in numbers.values()):
             continue  # shown with each interval
-        if isinstance(value, dict) and "ratio" in value:
+        if isinstance(value, dict) and "ratio" in value and value["ratio"] is None:
+            parts.append(f"{label}: not measured")
+        elif isinstance(value, dict) and "ratio" in value:
             verdict = "meaningful" if value.get("meaningful") else "not meaningful: the interval contains 1"
             conf = fmt.share(value.get("confidence", confidence), 0)
             parts.append(f"{label} ×{value['ratio']:.2f} ({conf} CI {value['ci_low']:.2f}–{value['ci_high']:.2f}, {verdict})")
@@ -77,10 +79,28 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
     dup = q["duplicate_ids"]
     found = [c for c in q["checks"] if c["count"]]
     dropped = q["rows_in"] - q["rows_out"]
-    lines = [
-        f"The customer file `{_file_name(q['input'])}` had **{fmt.count(q['rows_in'])} rows**; "
-        f"**{fmt.count(q['rows_out'])}** reached the mart (**{fmt.count(dropped)} dropped**). "
-        f"{len(q['checks'])} checks ran; {len(found)} found something.",
+    orders = q.get("orders")
+    if orders:
+        attributes = (f"attributes from the customer file `{_file_name(q['input'])}`" if q["input"]
+                      else "no customer file, so only purchases are known (no age, country or subscription)")
+        visits = "distinct order ids" if orders["frequency"] == "orders" else "distinct purchase days (no order id)"
+        lines = [
+            f"The orders table `{_file_name(orders['path'])}` ({fmt.count(orders['files'])} file(s)) had "
+            f"**{fmt.count(orders['rows_in'])} rows**; **{fmt.count(orders['rows_out'])}** were counted. They roll "
+            f"up into **{fmt.count(q['rows_in'])} customers** (frequency = {visits}), with {attributes}; "
+            f"**{fmt.count(q['rows_out'])}** customers reached the mart. "
+            f"{len(q['checks'])} checks ran; {len(found)} found something.",
+        ]
+        if orders.get("customers_without_orders"):
+            lines.append(f"\n{fmt.count(orders['customers_without_orders'])} customers of the customer file have "
+                         "no counted order and are not in the mart.")
+    else:
+        lines = [
+            f"The customer file `{_file_name(q['input'])}` had **{fmt.count(q['rows_in'])} rows**; "
+            f"**{fmt.count(q['rows_out'])}** reached the mart (**{fmt.count(dropped)} dropped**). "
+            f"{len(q['checks'])} checks ran; {len(found)} found something.",
+        ]
+    lines += [
         "",
         f"- **Duplicated customer ids:** {fmt.count(dup['ids'])} ids are used by {fmt.count(dup['rows'])} rows. "
         "Every customer got a new unique id (`C000001`…, in order of first purchase); the file's id is kept as "
@@ -94,6 +114,16 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
     return Markdown("\n".join(lines))
 
 
+def _frequency_words(ctx: ReportContext) -> str:
+    """How the number of orders was counted: from an orders table, or recovered from the customer file's totals."""
+    orders = ctx.mart.quality.get("orders")
+    if not orders:
+        return "number of orders, `max(1, round(total spent ÷ average order value))`"
+    if orders["frequency"] == "orders":
+        return "number of distinct orders (order ids) in the orders table"
+    return "number of distinct days with a purchase (the orders table has no order id)"
+
+
 def _file_name(path: str) -> str:
     """The file name of a path (the folder is machine-specific and says nothing to a reader)."""
     return str(path).replace("\\", "/").rsplit("/", 1)[-1]
@@ -105,7 +135,7 @@ def rfm_definitions(ctx: ReportContext) -> Markdown:
     return Markdown(
         f"- **Recency (R)**: days from the last purchase to the reference date **{ctx.reference_date}**; "
         "fewer days is better.\n"
-        "- **Frequency (F)**: number of orders, `max(1, round(total spent ÷ average order value))`.\n"
+        f"- **Frequency (F)**: {_frequency_words(ctx)}.\n"
         "- **Monetary (M)**: total spent over the customer's lifetime.\n\n"
         f"Each measure is cut at its quantiles into **{bins} scores**, 1 (worst) to {bins} (best; for recency the "
         f"most recent). The cut-offs below are the values at k/{bins} of the distribution. A customer's RFM code is "
@@ -129,13 +159,13 @@ def segment_size(ctx: ReportContext, segment_id: str) -> Markdown:
     row = ctx.summary_row(segment_id)
     if row["customers"] == 0:
         return Markdown("**No customers** fall in this segment in this run.")
+    attributes = (f"; {fmt.share(row['premium_rate'])} are premium subscribers and "
+                  f"{fmt.share(row['opt_in_rate'])} opted in to marketing" if ctx.has_attributes else "")
     return Markdown(
         f"**{fmt.count(row['customers'])} customers** ({fmt.share(row['customer_share'])} of all customers) with "
         f"**{fmt.money(row['revenue'])}** of revenue ({fmt.share(row['revenue_share'])} of all revenue). "
         f"On average they spent {fmt.money(row['avg_monetary'])} over {row['avg_frequency']:.1f} orders and last "
-        f"bought {row['avg_recency_days']:,.0f} days before the reference date; "
-        f"{fmt.share(row['premium_rate'])} are premium subscribers and {fmt.share(row['opt_in_rate'])} opted in "
-        "to marketing."
+        f"bought {row['avg_recency_days']:,.0f} days before the reference date{attributes}."
     )
 
 
@@ -159,6 +189,9 @@ def action_sizing(action: str, members: pd.DataFrame) -> str:
     """The audience of an action in numbers: who can be reached, what they are worth, and what the action names."""
     if members.empty:
         return "no customers in this segment in this run."
+    if members["marketing_opt_in"].isna().all():  # orders without a customer file: nothing but purchases known
+        return (f"{fmt.count(len(members))} customers, {fmt.money(members['monetary'].sum())} revenue to date "
+                "(no customer attributes, so reach and preferences are unknown).")
     opted = members[members["marketing_opt_in"]]
     text = (f"{fmt.count(len(opted))} opted-in customers of {fmt.count(len(members))}, "
             f"{fmt.money(opted['monetary'].sum())} revenue to date "
@@ -198,7 +231,7 @@ def data_watchouts(ctx: ReportContext, segment_id: str) -> list[str]:
     if row["delta_avg_churn_risk"] > 0.1:
         out.append(f"average churn risk is {fmt.delta(row['delta_avg_churn_risk'])} vs all customers "
                    f"({row['avg_churn_risk']:.2f}).")
-    if row["delta_opt_in_rate"] < -0.1:
+    if row["delta_opt_in_rate"] < -0.1 and ctx.has_attributes:
         out.append(f"only {fmt.share(row['opt_in_rate'])} opted in to marketing "
                    f"({fmt.delta(row['delta_opt_in_rate'])} vs all customers): email reach is limited.")
     if row["delta_avg_support_tickets"] > 0.1:
@@ -222,8 +255,9 @@ def recommendation_details(ctx: ReportContext) -> Markdown:
         actions = "\n".join(f"   - {a}" for a in rec.actions)
         blocks.append(
             f"{i}. **{rec.title}** → {targets}  \n   *Why:* {rec.why}  \n"
-            f"   *Audience:* {fmt.count(rec.customers)} customers, {fmt.count(rec.opted_in)} opted in to marketing, "
-            f"{fmt.money(rec.revenue)} revenue to date.  \n   *What to do:*\n{actions}"
+            f"   *Audience:* {fmt.count(rec.customers)} customers, "
+            + (f"{fmt.count(rec.opted_in)} opted in to marketing, " if ctx.has_attributes else "")
+            + f"{fmt.money(rec.revenue)} revenue to date.  \n   *What to do:*\n{actions}"
         )
     return Markdown("\n".join(blocks))
 

@@ -133,6 +133,8 @@ def _premium(ctx: ReportContext, segment_ids: tuple[str, ...]) -> Recommendation
         uplift = numbers["monetary"]
     except KeyError:
         return None
+    if uplift["ratio"] is None:  # not measured (e.g. no subscription status without a customer file)
+        return None
     confidence = numbers.get("confidence", uplift.get("confidence", 0.95))
     members = ctx.customers[ctx.customers["segment_id"].isin(segment_ids) & ~ctx.customers["subscription"]]
     names = " and ".join(ctx.names[sid] for sid in segment_ids)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from segmentation.report import formatting as fmt
 from segmentation.report.context import ReportContext
-from segmentation.report.display import Table
+from segmentation.report.display import Table, needs_attributes
 from segmentation.report.recommend import recommendations
 from segmentation.rules import coverage
 
@@ -66,7 +66,9 @@ def quality_checks(ctx: ReportContext) -> Table:
         "Rows found": int(check["count"]),
         "Action": check["action"],
     } for check in ctx.mart.quality["checks"]]
-    return Table(pd.DataFrame(rows), caption="Checks run on the customer file, in order",
+    where = "the orders table (order_…, unknown_customers), then the customers" if ctx.mart.quality.get("orders") \
+        else "the customer file"
+    return Table(pd.DataFrame(rows), caption=f"Checks run on {where}, in order",
                  formats={"Rows found": fmt.count})
 
 
@@ -78,7 +80,8 @@ def quality_examples(ctx: ReportContext, per_check: int = 3) -> Table:
             shown = {k: v for k, v in example.items() if k.lower() not in PRIVATE_KEYS}
             rows.append({"Check": check["id"], "Example": ", ".join(f"{k} = {v}" for k, v in shown.items())})
     frame = pd.DataFrame(rows, columns=["Check", "Example"])
-    return Table(frame, caption="Example rows (data-row numbers of the customer file)")
+    source = "data-row numbers of each file" if ctx.mart.quality.get("orders") else "data-row numbers of the customer file"
+    return Table(frame, caption=f"Example rows ({source})")
 
 
 def customer_base_numbers(ctx: ReportContext) -> Table:
@@ -197,6 +200,7 @@ def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
                  formats={"Effect size": lambda v: f"{v:+.2f}"})
 
 
+@needs_attributes
 def premium_split(ctx: ReportContext, segment_id: str) -> Table:
     """Premium subscribers and the rest inside the segment, side by side."""
     members = ctx.members(segment_id)
