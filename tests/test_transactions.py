@@ -243,3 +243,26 @@ def test_dashboard_serves_a_mart_built_from_orders_alone(tmp_path):
     assert data.mask(d.Filters()).sum() == 4
     assert data.mask(d.Filters(premium=d.YES)).sum() == 0  # unknown subscription never passes "premium = yes"
     assert data.mask(d.Filters(gender=("Unknown",))).sum() == 4
+
+
+def test_reruns_are_byte_identical_and_a_changed_orders_file_rebuilds(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    params = tx_params(tmp_path, orders, write_customers(tmp_path / "customers.csv"))
+    outputs = ("customer_segments.parquet", "segment_summary.parquet", "insights.json", "data_quality.json")
+    run(params)
+    first = {name: (params.mart_dir / name).read_bytes() for name in outputs}
+    assert run(params).skipped
+    run(params, force=True)
+    assert {name: (params.mart_dir / name).read_bytes() for name in outputs} == first
+    orders.write_text(ORDERS + "15,B,2026-03-31,1.00,1\n")
+    assert not run(params).skipped
+    assert mart_frame(params).loc["B"].frequency == 2
+
+
+def test_validate_command_reviews_the_orders_too(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS + "16,A,2026-02-01,0,1\n")
+    done = cli("validate", "--params", str(tx_params(tmp_path, orders, None).path))
+    assert done.returncode == 0, done.stderr
+    assert "order_value_not_positive drop          1" in done.stdout
