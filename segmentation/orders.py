@@ -206,7 +206,7 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
-    results = [_result(parsed, source, params, cid, int(counts[cid] or 0), checks[cid]) for cid in checks]
+    results = [_result(parsed, source, params, cid, _count(counts[cid]), checks[cid]) for cid in checks]
     reference_date = params.reference_date or _day_after(counts["latest"], source)
 
     kept = parsed.filter(passes)
@@ -220,14 +220,14 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         unknown = purchases.anti_join(attributes, "customer_id")
         lines, unknown_ids = unknown.aggregate(lines=_[ORDER_LINES].sum(), ids=_.count()).execute().iloc[0]
         missing = parsed.filter(passes).semi_join(unknown.select("customer_id"), "customer_id")
-        results.append(_result(parsed, source, params, "unknown_customers", int(lines or 0), None, failing=missing))
-        if int(unknown_ids or 0) and params.quality["unknown_customers"] == "drop":
+        results.append(_result(parsed, source, params, "unknown_customers", _count(lines), None, failing=missing))
+        if _count(unknown_ids) and params.quality["unknown_customers"] == "drop":
             purchases = purchases.semi_join(attributes.select("customer_id"), "customer_id")
         without_orders = int(attributes.anti_join(purchases, "customer_id").count().execute())
         customers = _with_attributes(purchases, attributes)
     else:
         customers = _without_attributes(purchases)
-    rows_out = int(purchases[ORDER_LINES].sum().execute() or 0)
+    rows_out = _count(purchases[ORDER_LINES].sum().execute())
     return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results)
 
 
@@ -283,7 +283,7 @@ def _unique_customer_file(con: BaseBackend, params: Params) -> ibis.Table:
     raw = read_raw(con, params.input_path)
     repeated = raw.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
     found = repeated.aggregate(ids=_.count(), rows=_.n.sum()).execute().iloc[0]
-    if int(found["ids"] or 0):
+    if _count(found["ids"]):
         rows = raw.semi_join(repeated, "customer_id").select(ROW).order_by(ROW).limit(EXAMPLES).execute()[ROW]
         raise InputDataError(
             f"{params.input_path}: field customer_id: {int(found['ids']):,} customer id(s) used by more than one row "
@@ -340,6 +340,11 @@ def _examples(failing: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, An
             item[field] = None if value is None or value != value else str(value)
         out.append(item)
     return out
+
+
+def _count(value: Any) -> int:
+    """A count from an aggregate: a sum over no rows is None on DuckDB and NaN on Spark (through pandas)."""
+    return 0 if value is None or value != value else int(value)
 
 
 def _day_after(latest: Any, source: OrderSource) -> dt.date:

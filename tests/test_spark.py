@@ -225,3 +225,24 @@ def test_transaction_input_gives_the_same_mart_on_both_engines(tmp_path, spark, 
     assert quality["spark"] == quality["duckdb"]
     checks = {c["id"]: c for c in quality["duckdb"]["checks"]}
     assert checks["order_value_not_positive"]["count"] == 80 and checks["orders_after_reference"]["count"] > 0
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("unknown", [1, 0])  # no unknown customer: a sum over no rows (NaN on Spark) must count 0
+def test_orders_with_a_customer_file_and_bad_rows_give_the_same_mart_on_both_engines(tmp_path, spark, unknown):
+    from .test_transactions import ORDERS, write_customers
+
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS + "7,A,2026-02-01,0,1\n11,,2026-02-01,9.00,1\n" + "10,Z,2026-02-01,9.00,1\n" * unknown)
+    customers = write_customers(tmp_path / "customers.csv")
+    built = {}
+    for name in ("duckdb", "spark"):
+        (tmp_path / name).mkdir()
+        built[name] = load_params(params_copy(
+            ROOT / "params" / "default.yaml", tmp_path / name, input=customers, transactions={"path": str(orders)},
+            mart_dir=tmp_path / name / "mart", reference_date="2026-04-01", engine={**LOCAL, "name": name}))
+        run(built[name])
+    duck, spark_mart = (pd.read_parquet(built[e].mart_dir / CUSTOMERS) for e in ("duckdb", "spark"))
+    pd.testing.assert_frame_equal(spark_mart, duck, check_exact=True)
+    assert read_json(built["spark"], QUALITY) == read_json(built["duckdb"], QUALITY)
+    assert {c["id"]: c["count"] for c in read_json(built["duckdb"], QUALITY)["checks"]}["unknown_customers"] == unknown
