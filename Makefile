@@ -63,9 +63,10 @@ test-spark: $(STAMP)  ## the Spark parity tests (installs pyspark)
 	$(PY) -m pip install --quiet -r requirements-spark.lock
 	SPARK_TESTS=required $(PY) -m pytest -m spark
 
-bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 vs a pandas reference), dashboard and report
+bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 vs a pandas reference), dashboard, report and 1e8 transactions
 	$(PY) -m benchmarks.mart
 	$(PY) -m benchmarks.report
+	$(PY) -m benchmarks.transactions
 
 clean:  ## remove generated data, builds and figures (keeps .venv)
 	rm -rf data build figures bench-out

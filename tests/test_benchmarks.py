@@ -147,3 +147,50 @@ def test_report_section_states_both_runs_and_their_targets():
     assert "| unchanged rerun (0 chapters executed) | 1.7 | ≤ 5 | met |" in text
     slow = section(ReportTiming(100_000, "default", 75.0, 6.0, 2, "", ""), machine)
     assert "| cold | 75.0 | ≤ 60 | missed |" in slow and "missed" in slow.splitlines()[-1]
+
+
+def test_transactions_bench_records_the_real_order_counts(tmp_path):
+    """The transaction-input bench at ~2e4 orders without Spark: counts read back from the files, every run read
+    all of them, and the section lands between its markers."""
+    import pyarrow.parquet as pq
+
+    from benchmarks import transactions as tx
+
+    config = tx.TxConfig(orders=20_000, spark_orders=0, reference_orders=20_000, out_dir=tmp_path / "out", docs=None)
+    report = tx.run_bench(config)
+    assert [(r.engine, r.with_customers) for r in report.runs] == [
+        ("duckdb", True), ("duckdb", False), ("pandas", False)]  # DuckDB orders-only at 2e4 is measured once
+    inputs = report.runs[0].inputs
+    generated = sum(pq.ParquetFile(p).metadata.num_rows for p in inputs.orders_dir.glob("*.parquet"))
+    assert inputs.orders == generated >= 20_000  # short of the target: generated again with more customers
+    assert inputs.customers == pq.ParquetFile(inputs.parquet).metadata.num_rows
+    for run in report.runs:
+        assert run.inputs is inputs and run.failed is None
+        assert run.seconds > 0 and run.peak_mb >= run.measurement.rss_after_imports_mb > 0
+        assert run.orders_read == generated and run.counts_match
+        assert run.customers_rolled_up == inputs.customers  # every generated customer has orders
+        assert 0 < run.customers_out <= inputs.customers
+        assert run.verdict().endswith("no target")
+    mart = report.runs[0].measurement
+    assert {"load", "validate", "segments", "write"} <= set(mart.stages) and mart.stages["load"] > 0
+    assert report.runs[0].orders_kept == generated and report.runs[2].orders_kept == generated  # distinct ids
+
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nkept as written\n", encoding="utf-8")
+    bench.write_docs(docs, {tx.SECTION: tx.section(report)})
+    text = docs.read_text(encoding="utf-8")
+    assert "kept as written" in text
+    assert text.count("<!-- bench:transactions:start -->") == 1 and text.rstrip().endswith(
+        "<!-- bench:transactions:end -->")
+    assert f"| DuckDB, orders + customer file | {tx.count_label(generated)} | {inputs.customers:,} |" in text
+    assert "### Mart stages (seconds)" in text and "pandas roll-up ÷ DuckDB" in text
+    assert tx.count_label(100_012_345) == "1.00e8 (100,012,345)" and tx.count_label(99_000_000).startswith("9.90e7")
+
+    def at_1e8(orders: int, seconds: float, peak: float) -> str:
+        big = tx.OrderInputs(tx.TARGET_ORDERS, 13_106_160, orders, inputs.csv, inputs.parquet, inputs.orders_dir, 14)
+        found = bench.Measurement("mart", orders, "x.parquet", seconds, 1.0, peak, 200.0, {}, 1)
+        return tx.TxRun("duckdb_1e8_customers", "duckdb", True, big, found).verdict()
+
+    assert at_1e8(100_012_345, 60.0, 6500.0) == "yes (≤ 120 s, ≤ 8 GB)"
+    assert at_1e8(100_012_345, 130.0, 9000.0) == "no (missed ≤ 120 s, ≤ 8 GB)"
+    assert at_1e8(99_000_000, 60.0, 6500.0).startswith("not measured at 1e8 (only 9.90e7")
