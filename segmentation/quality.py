@@ -163,7 +163,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     source = source or params.input_path
     reference_date = reference_date or reference_date_for(parsed, params)
     all_checks = checks(reference_date, optional)
-    marked = mark_repeats(con, parsed)
+    marked = mark_repeats(con, parsed, unique_ids=orders is not None)
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
     fails = {c.id: FAILS + c.id for c in all_checks}
     checked = con.create_table(
@@ -211,17 +211,21 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
                          optional, orders)
 
 
-def mark_repeats(con: BaseBackend, parsed: ibis.Table) -> ibis.Table:
+def mark_repeats(con: BaseBackend, parsed: ibis.Table, *, unique_ids: bool = False) -> ibis.Table:
     """Add id_rows (rows sharing this customer id), copy_number (>1 on a later exact copy of a row) and row_hash.
 
     The hash of all fields is computed once into a narrow stored table. Rows whose hash is shared are candidates,
     and only the candidates (few) are compared field by field, so the table is never sorted on all 20 fields.
+    With `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
     """
     written = [as_written(n) for n in field_types()]
     hashes = con.create_table(
         "row_hashes", parsed.select(ROW, **{ROW_HASH: ibis.struct({c: parsed[c] for c in written}).hash()}),
         temp=True, overwrite=True,
     )
+    if unique_ids:
+        marked = parsed.join(hashes, ROW)
+        return marked.mutate(copy_number=ibis.literal(1, "int64"), id_rows=ibis.literal(1, "int64"))
     shared = hashes.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
     candidates = parsed.semi_join(hashes.semi_join(shared, ROW_HASH), ROW)
     copies = (
