@@ -49,8 +49,23 @@ from segmentation.params import Params
 from segmentation.stats import SCALES, scaled
 
 __all__ = [
-    "LAPSED", "MATCH_KEYS", "MIGRATION", "MIGRATION_JSON", "NEW", "Migration", "MigrationError", "command_hint",
-    "as_of_dir", "flows", "migrate", "migrate_as_of", "movement_sentence", "read_migration", "summary_line", "top_movements", "totals",
+    "LAPSED",
+    "MATCH_KEYS",
+    "MIGRATION",
+    "MIGRATION_JSON",
+    "NEW",
+    "Migration",
+    "MigrationError",
+    "as_of_dir",
+    "command_hint",
+    "flows",
+    "migrate",
+    "migrate_as_of",
+    "movement_sentence",
+    "read_migration",
+    "summary_line",
+    "top_movements",
+    "totals",
 ]
 
 MIGRATION = "segment_migration.parquet"
