@@ -78,6 +78,7 @@ class OrderReview:
     frequency: str  # "orders" (distinct order ids) or "days" (distinct purchase days)
     customers_without_orders: int | None
     checks: list[CheckResult]
+    first_future_day: dt.date | None = None  # earliest order dated after the run's day: it counts once that day comes
 
     def to_json(self) -> dict[str, Any]:
         """The orders part of data_quality.json."""
@@ -85,6 +86,7 @@ class OrderReview:
             "path": self.source.pattern, "files": len(self.source.files),
             "rows_in": self.rows_in, "rows_out": self.rows_out, "frequency": self.frequency,
             "customers_without_orders": self.customers_without_orders,
+            "first_future_day": None if self.first_future_day is None else self.first_future_day.isoformat(),
         }
 
 
@@ -203,6 +205,7 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     counts = parsed.aggregate(
         rows=_.count(),
         latest=ibis.ifelse(passes, parsed.order_date, None).max(),
+        future=ibis.ifelse(checks["order_date_in_future"], parsed.order_date, None).min(),
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
@@ -228,7 +231,9 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     else:
         customers = _without_attributes(purchases)
     rows_out = _count(purchases[ORDER_LINES].sum().execute())
-    return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results)
+    future = None if counts["future"] is None or counts["future"] != counts["future"] else _as_date(counts["future"])
+    return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results,
+                       future)
 
 
 def roll_up(orders: ibis.Table, visit: str) -> ibis.Table:
@@ -351,8 +356,12 @@ def _day_after(latest: Any, source: OrderSource) -> dt.date:
     """The default reference date: the day after the latest order that passed."""
     if latest is None or latest != latest:
         raise InputDataError(f"{source.pattern}: field order_date: no order passes the data-quality checks")
-    day = latest.date() if isinstance(latest, dt.datetime) else latest
-    return day + dt.timedelta(days=1)
+    return _as_date(latest) + dt.timedelta(days=1)
+
+
+def _as_date(value: Any) -> dt.date:
+    """A date from what an engine returns for a date scalar (a datetime or Timestamp on some)."""
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def _spark_parquet(con: BaseBackend, files: tuple[Path, ...]) -> ibis.Table:

@@ -6,6 +6,7 @@ All files land in the params' mart folder together, or not at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import platform
@@ -86,7 +87,8 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     if params.transactions is not None:
         fingerprint["transactions_sha256"] = orders.find_sources(params.transactions.path).sha256()
     current = _existing_manifest(params.mart_dir)
-    if not force and current and current.get("fingerprint") == fingerprint and current.get("schema_version") == SCHEMA_VERSION:
+    if (not force and current and current.get("fingerprint") == fingerprint
+            and current.get("schema_version") == SCHEMA_VERSION and not _future_orders_due(current)):
         say(f"mart {params.mart_dir} is up to date (same input, params and code)")
         return RunResult(params.mart_dir, current, skipped=True)
 
@@ -295,6 +297,12 @@ def _combine_parts(parts: Path, schema: pa.Schema, path: Path) -> None:
                 last = numbers[-1]
                 writer.write_batch(pa.RecordBatch.from_arrays(
                     [batch.column(f.name).cast(f.type) for f in schema], schema=schema))
+
+
+def _future_orders_due(manifest: dict[str, Any]) -> bool:
+    """True when the mart left out orders dated after the day it was built and one of those days has come."""
+    first_future_day = (manifest.get("transactions") or {}).get("first_future_day")
+    return first_future_day is not None and dt.date.today() >= dt.date.fromisoformat(first_future_day)
 
 
 def _existing_manifest(mart_dir: Path) -> dict[str, Any] | None:

@@ -48,9 +48,9 @@ def write_customers(path: Path, ids=("A", "B", "C", "D")) -> Path:
 
 def tx_params(folder: Path, orders, customers: Path | None, **overrides):
     """Params (a copy of the default) reading `orders`, with attributes from `customers` (or none)."""
+    settings = {"reference_date": "2026-04-01", **overrides}
     path = params_copy(ROOT / "params" / "default.yaml", folder, input=customers,
-                       transactions={"path": str(orders)}, mart_dir=folder / "mart",
-                       reference_date="2026-04-01", **overrides)
+                       transactions={"path": str(orders)}, mart_dir=folder / "mart", **settings)
     return load_params(path)
 
 
@@ -267,3 +267,18 @@ def test_validate_command_reviews_the_orders_too(tmp_path):
     done = cli("validate", "--params", str(tx_params(tmp_path, orders, None).path))
     assert done.returncode == 0, done.stderr
     assert "order_value_not_positive drop          1" in done.stdout
+
+
+def test_a_mart_that_left_out_future_orders_is_rebuilt_once_their_day_has_come(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS + "17,B,2999-01-01,5.00,1\n")
+    params = tx_params(tmp_path, orders, None, reference_date=None)
+    run(params)
+    manifest_path = params.mart_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["transactions"]["first_future_day"] == "2999-01-01"
+    assert manifest["reference_date"] == "2026-03-31"  # the day after the latest order that counts
+    assert run(params).skipped  # same input, and the future day has not come
+    manifest["transactions"]["first_future_day"] = "2000-01-01"  # as if that day had come
+    manifest_path.write_text(json.dumps(manifest))
+    assert not run(params).skipped
