@@ -87,6 +87,7 @@ SCHEMA = pa.schema([
     ("share_of_from", pa.float64()),
 ])
 MIGRATE_HINT = "python -m segmentation migrate --before OLDER_MART --after {after}"
+SINCE_HINT = "python -m segmentation migrate --params {params} --since YYYY-MM-DD"
 
 
 class MigrationError(SegmentationError):
@@ -248,7 +249,14 @@ def read_migration(mart_dir: str | Path) -> Migration | None:
 
 
 def command_hint(after_dir: str | Path) -> str:
-    """The command that (re)computes the migration into `after_dir`."""
+    """The command that (re)computes the migration into `after_dir`: from transactions (`--since`) when the mart
+    was built from orders, else against an older snapshot."""
+    try:
+        manifest = json.loads((Path(after_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    if manifest.get("transactions"):
+        return SINCE_HINT.format(params=manifest.get("params", {}).get("path", "PARAMS"))
     return MIGRATE_HINT.format(after=after_dir)
 
 

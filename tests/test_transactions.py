@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from segmentation.errors import InputDataError
-from segmentation.migration import MIGRATION, as_of_dir, migrate_as_of
+from segmentation.migration import MIGRATION, as_of_dir, command_hint, migrate_as_of
 from segmentation.params import load_params
 from segmentation.pipeline import run
 from tests.conftest import ROOT, params_copy
@@ -198,6 +198,7 @@ def test_migration_since_a_day_matches_an_independent_count(tmp_path):
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
     assert got.loc[("__new__", slice(None))].sum() == 3  # B, D and E bought first after 2026-01-31
     assert (params.mart_dir / MIGRATION).is_file()
+    assert command_hint(params.mart_dir) == f"python -m segmentation migrate --params {params.path} --since YYYY-MM-DD"
 
 
 def test_since_needs_transactions_and_an_earlier_day(tmp_path, small_mart):
