@@ -57,8 +57,8 @@ MART_COLUMNS = (
 )
 SUMMARY_LISTS = {"key_traits": pa.string(), "trait_features": pa.string(), "trait_effects": pa.float64(),
                  "actions": pa.string(), "risks": pa.string()}
-CODE_MODULES = ("load", "orders", "quality", "ids", "features", "scores", "segments", "countries", "premium", "summary",
-                "insights", "stats", "pipeline", "schema", "mart")
+CODE_MODULES = ("load", "orders", "quality", "ids", "features", "scores", "segments", "countries", "premium",
+                "summary", "insights", "stats", "pipeline", "schema", "mart")
 
 Progress = Callable[[str], None]
 
@@ -166,12 +166,12 @@ def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[s
     if params.transactions is None:
         return read_raw(con, params.input_path), {}
     found = orders.review_orders(con, params)
-    attributes = () if params.input_path is None else quality.OPTIONAL_FIELDS
+    # without a customer file only the id and the purchase fields are known
+    unknown = tuple(n for n in field_names() if n not in ("customer_id", *orders.PURCHASE_FIELDS))
     options = {
         "source": params.input_path or params.transactions.path,
         "reference_date": found.reference_date,
-        # without a customer file only the id and the purchase fields are known
-        "optional": attributes or tuple(n for n in field_names() if n not in ("customer_id", *orders.PURCHASE_FIELDS)),
+        "optional": quality.OPTIONAL_FIELDS if params.input_path is not None else unknown,
         "orders": found.to_json(),
         "order_checks": found.checks,
     }
@@ -229,7 +229,8 @@ def code_sha256() -> str:
 def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
     """Add country_iso3 by joining a small lookup of the validated table's distinct country names."""
     # an all-empty column (transaction input without a customer file) comes back as NaN, not None
-    names = sorted(n for n in validated.select("country").distinct().execute()["country"].tolist() if isinstance(n, str))
+    found = validated.select("country").distinct().execute()["country"].tolist()
+    names = sorted(n for n in found if isinstance(n, str))
     codes = countries.iso3_map(names)
     lookup = ibis.memtable(pa.table({"country": pa.array(names, pa.string()),
                                      "country_iso3": pa.array([codes[n] for n in names], pa.string())}))
