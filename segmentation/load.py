@@ -28,16 +28,11 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
         raise InputDataError(f"{path}: file is empty (0 rows); expected the 20 fields of the customer file")
     suffix = path.suffix.lower()
     spark = con.name == "pyspark"
-    source = location(con, path)
     try:
         if suffix == ".parquet":
-            table = con.read_parquet(source)
-        elif suffix in (".csv", ".txt", ".gz") and spark:
-            # all text (no inferSchema); "" inside a quoted field is a quote (RFC 4180); a ragged row fails the read
-            table = con.read_csv(source, header=True, inferSchema=False, escape='"', mode="FAILFAST")
+            table = con.read_parquet(location(con, path))
         elif suffix in (".csv", ".txt", ".gz"):
-            # all text: a bad value must become a counted data-quality failure, not a reader crash
-            table = con.read_csv(source, all_varchar=True, header=True)
+            table = read_text_csv(con, path)
         else:
             raise InputDataError(f"{path}: unsupported input format '{suffix}' (use .csv or .parquet)")
     except InputDataError:
@@ -49,14 +44,31 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
         raise InputDataError(
             f"{path}: field(s) {', '.join(missing)} missing (all rows); expected the 20 fields of the customer file"
         )
-    if spark:  # Spark reads lazily: a reader error shows when the rows are first stored
-        try:
-            return con.create_table("raw_input", numbered_spark(con, table, field_names()), temp=True, overwrite=True)
-        except Exception as exc:
-            raise unreadable(path, suffix, exc, spark=True) from exc
-    numbered = table.select(*field_names(), **{ROW: ibis.row_number() + 1})
-    # later stages scan the input several times: parse a CSV once, read Parquet (columnar, cheap) each time
-    return numbered if suffix == ".parquet" else con.create_table("raw_input", numbered, temp=True, overwrite=True)
+    if suffix == ".parquet" and not spark:  # columnar and cheap: later stages read it again rather than store it
+        return table.select(*field_names(), **{ROW: ibis.row_number() + 1})
+    return stored_with_row_numbers(con, table, field_names(), "raw_input", path)
+
+
+def read_text_csv(con: BaseBackend, path: Path) -> ibis.Table:
+    """A CSV file with a header, every field as text: a bad value must become a counted data-quality failure, not a
+    reader crash."""
+    if con.name == "pyspark":
+        # no inferSchema; "" inside a quoted field is a quote (RFC 4180); a ragged row fails the read
+        return con.read_csv(location(con, path), header=True, inferSchema=False, escape='"', mode="FAILFAST")
+    return con.read_csv(path, all_varchar=True, header=True)
+
+
+def stored_with_row_numbers(con: BaseBackend, table: ibis.Table, columns: Sequence[str], name: str,
+                            path: Path) -> ibis.Table:
+    """`columns` of one file just read plus its data-row number, stored as `name`: later stages scan the input
+    several times, and a CSV is parsed once. Spark reads lazily, so its reader errors show here."""
+    if con.name != "pyspark":
+        return con.create_table(name, table.select(*columns, **{ROW: ibis.row_number() + 1}), temp=True,
+                                overwrite=True)
+    try:
+        return con.create_table(name, numbered_spark(con, table, columns), temp=True, overwrite=True)
+    except Exception as exc:
+        raise unreadable(path, path.suffix.lower(), exc, spark=True) from exc
 
 
 def unreadable(path: Path, suffix: str, exc: Exception, *, spark: bool = False) -> InputDataError:

@@ -30,10 +30,11 @@ from ibis import _
 from ibis.backends import BaseBackend
 
 from segmentation.errors import InputDataError, describe_rows
-from segmentation.load import ROW, numbered_spark, read_raw, unreadable
+from segmentation.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
 from segmentation.mart import file_sha256
 from segmentation.params import ORDER_CHECKS, Params
-from segmentation.quality import CheckResult, any_of
+from segmentation.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
+from segmentation.stats import whole
 from segmentation.schema import field_types
 
 ORDER_TYPES = {"order_id": "string", "customer_id": "string", "order_date": "date", "order_value": "float64",
@@ -125,10 +126,8 @@ def read_orders(con: BaseBackend, source: OrderSource) -> ibis.Table:
         elif source.kind == "parquet":
             table = con.read_parquet([str(p) for p in source.files], filename=True, file_row_number=True)
             table = table.mutate(**{ROW: _.file_row_number + 1, SOURCE_FILE: _.filename.split("/")[-1]})
-        elif spark:
-            table = con.read_csv(first.resolve().as_uri(), header=True, inferSchema=False, escape='"', mode="FAILFAST")
         else:
-            table = con.read_csv(first, all_varchar=True, header=True)
+            table = read_text_csv(con, first)
     except Exception as exc:  # the engine's own reader error: report it on one line
         raise unreadable(first, first.suffix, exc, spark=spark) from exc
     missing = [name for name in REQUIRED if name not in table.columns]
@@ -140,36 +139,15 @@ def read_orders(con: BaseBackend, source: OrderSource) -> ibis.Table:
     present = [name for name in ORDER_TYPES if name in table.columns]
     if source.kind == "parquet":
         return table.select(*present, ROW, SOURCE_FILE)
-    if spark:
-        try:
-            numbered = con.create_table("raw_orders", numbered_spark(con, table, present), temp=True, overwrite=True)
-        except Exception as exc:
-            raise unreadable(first, first.suffix, exc, spark=True) from exc
-    else:
-        numbered = table.select(*present, **{ROW: ibis.row_number() + 1})
-        numbered = con.create_table("raw_orders", numbered, temp=True, overwrite=True)  # parse the CSV once
+    numbered = stored_with_row_numbers(con, table, present, "raw_orders", first)
     return numbered.mutate(**{SOURCE_FILE: ibis.literal(first.name)})
 
 
 def parse_orders(raw: ibis.Table) -> ibis.Table:
-    """Typed order fields (null where a value does not parse), keeping each non-text field's text as `raw_<name>`."""
-    typed = {}
-    for name, kind in ORDER_TYPES.items():
-        if name not in raw.columns:
-            continue
-        column = raw[name]
-        if column.type() == ibis.dtype(kind) or (name == "order_id" and not column.type().is_string()):
-            # typed input: nothing to parse (an order id is only compared, so any type will do)
-            written, parsed = column, column
-        elif kind == "string":
-            written = parsed = column.cast("string").nullif("")
-        else:
-            written = column.cast("string").nullif("")
-            parsed = written.try_cast(kind)
-        typed[name] = parsed
-        if kind != "string":
-            typed[f"raw_{name}"] = written
-    return raw.select(ROW, SOURCE_FILE, **typed)
+    """Typed order fields (null where a value does not parse), keeping each non-text field's text as `raw_<name>`;
+    an order id keeps whatever type it has (it is only compared)."""
+    present = {name: kind for name, kind in ORDER_TYPES.items() if name in raw.columns}
+    return parse_fields(raw, present, keep=(ROW, SOURCE_FILE), any_type=("order_id",))
 
 
 def order_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None) -> dict[str, Any]:
@@ -177,7 +155,7 @@ def order_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | N
     parsed_fields = [n for n in ("order_date", "order_value", "quantity") if n in parsed.columns]
     checks = {
         "order_nulls": any_of(parsed[n].isnull() for n in REQUIRED),
-        "order_unparsable": any_of(parsed[f"raw_{n}"].notnull() & parsed[n].isnull() for n in parsed_fields),
+        "order_unparsable": any_of(parsed[RAW + n].notnull() & parsed[n].isnull() for n in parsed_fields),
         "order_value_not_positive": parsed.order_value <= 0,
         "order_date_in_future": parsed.order_date > ibis.date(today),
     }
@@ -209,7 +187,7 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
-    results = [_result(parsed, source, params, cid, _count(counts[cid]), checks[cid]) for cid in checks]
+    results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid]) for cid in checks]
     reference_date = params.reference_date or _day_after(counts["latest"], source)
 
     kept = parsed.filter(passes)
@@ -222,16 +200,16 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         attributes = _unique_customer_file(con, params)
         unknown = purchases.anti_join(attributes, "customer_id")
         lines, unknown_ids = unknown.aggregate(lines=_[ORDER_LINES].sum(), ids=_.count()).execute().iloc[0]
-        missing = parsed.filter(passes).semi_join(unknown.select("customer_id"), "customer_id")
-        results.append(_result(parsed, source, params, "unknown_customers", _count(lines), None, failing=missing))
-        if _count(unknown_ids) and params.quality["unknown_customers"] == "drop":
+        missing = kept.semi_join(unknown.select("customer_id"), "customer_id")
+        results.append(_result(parsed, source, params, "unknown_customers", whole(lines), None, failing=missing))
+        if whole(unknown_ids) and params.quality["unknown_customers"] == "drop":
             purchases = purchases.semi_join(attributes.select("customer_id"), "customer_id")
         without_orders = int(attributes.anti_join(purchases, "customer_id").count().execute())
         customers = _with_attributes(purchases, attributes)
     else:
         customers = _without_attributes(purchases)
-    rows_out = _count(purchases[ORDER_LINES].sum().execute())
-    future = None if counts["future"] is None or counts["future"] != counts["future"] else _as_date(counts["future"])
+    rows_out = whole(purchases[ORDER_LINES].sum().execute())
+    future = None if is_missing(counts["future"]) else as_date(counts["future"])
     return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results,
                        future)
 
@@ -288,7 +266,7 @@ def _unique_customer_file(con: BaseBackend, params: Params) -> ibis.Table:
     raw = read_raw(con, params.input_path)
     repeated = raw.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
     found = repeated.aggregate(ids=_.count(), rows=_.n.sum()).execute().iloc[0]
-    if _count(found["ids"]):
+    if whole(found["ids"]):
         rows = raw.semi_join(repeated, "customer_id").select(ROW).order_by(ROW).limit(EXAMPLES).execute()[ROW]
         raise InputDataError(
             f"{params.input_path}: field customer_id: {int(found['ids']):,} customer id(s) used by more than one row "
@@ -335,33 +313,23 @@ def _check_fields(check_id: str, parsed: ibis.Table) -> tuple[str, ...]:
 
 def _examples(failing: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     """Up to five failing orders: file, row and the checked fields as written."""
-    shown = [f"raw_{f}" if f"raw_{f}" in failing.columns else f for f in fields]
+    shown = [RAW + f if RAW + f in failing.columns else f for f in fields]
     rows = failing.select(SOURCE_FILE, ROW, *shown).order_by([SOURCE_FILE, ROW]).limit(EXAMPLES).execute()
     out = []
     for rec in rows.to_dict("records"):
         item: dict[str, Any] = {SOURCE_FILE: rec[SOURCE_FILE], ROW: int(rec[ROW])}
         for field, column in zip(fields, shown):
             value = rec[column]
-            item[field] = None if value is None or value != value else str(value)
+            item[field] = None if is_missing(value) else str(value)
         out.append(item)
     return out
 
 
-def _count(value: Any) -> int:
-    """A count from an aggregate: a sum over no rows is None on DuckDB and NaN on Spark (through pandas)."""
-    return 0 if value is None or value != value else int(value)
-
-
 def _day_after(latest: Any, source: OrderSource) -> dt.date:
     """The default reference date: the day after the latest order that passed."""
-    if latest is None or latest != latest:
+    if is_missing(latest):
         raise InputDataError(f"{source.pattern}: field order_date: no order passes the data-quality checks")
-    return _as_date(latest) + dt.timedelta(days=1)
-
-
-def _as_date(value: Any) -> dt.date:
-    """A date from what an engine returns for a date scalar (a datetime or Timestamp on some)."""
-    return value.date() if isinstance(value, dt.datetime) else value
+    return as_date(latest) + dt.timedelta(days=1)
 
 
 def _spark_parquet(con: BaseBackend, files: tuple[Path, ...]) -> ibis.Table:

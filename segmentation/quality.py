@@ -8,7 +8,7 @@ What the validated fields promise (types, no nulls, ranges the policies guarante
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from segmentation.errors import InputDataError, describe_rows
 from segmentation.load import ROW
 from segmentation.params import QUALITY_CHECKS, Params
 from segmentation.schema import PERSONAL_FIELDS, field_types
+from segmentation.stats import whole
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
 FLAGS = "dq_flags"
@@ -90,12 +91,19 @@ class QualityReview:
 
 
 def parse(raw: ibis.Table) -> ibis.Table:
-    """Typed fields (null where a value does not parse) plus, for non-text fields, their original text."""
+    """The customer file's fields typed (null where a value does not parse), non-text ones also as written."""
+    return parse_fields(raw, field_types())
+
+
+def parse_fields(raw: ibis.Table, types: dict[str, str], keep: Sequence[str] = (ROW,),
+                 any_type: Sequence[str] = ()) -> ibis.Table:
+    """`keep` plus each field of `types` typed (null where a value does not parse) and, for non-text fields, its
+    text as written (`raw_<name>`). Fields in `any_type` keep a non-text type they arrive with (only compared)."""
     typed = {}
-    for name, kind in field_types().items():
+    for name, kind in types.items():
         column = raw[name]
-        if column.type() == ibis.dtype(kind):  # typed input (Parquet): nothing to parse
-            written = column.nullif("") if kind == "string" else column
+        if column.type() == ibis.dtype(kind) or (name in any_type and not column.type().is_string()):
+            written = column.nullif("") if column.type().is_string() else column  # typed input: nothing to parse
             parsed = written
         else:
             written = column.cast("string").nullif("")
@@ -103,7 +111,7 @@ def parse(raw: ibis.Table) -> ibis.Table:
         if kind != "string":
             typed[RAW + name] = written
         typed[name] = parsed
-    return raw.select(ROW, **typed)
+    return raw.select(*keep, **typed)
 
 
 def as_written(name: str) -> str:
@@ -146,7 +154,7 @@ def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
     latest = parsed.last_purchase_date.max().execute()
     if latest is None:
         raise InputDataError(f"{params.input_path}: field last_purchase_date has no parsable date in any row")
-    return _as_date(latest) + dt.timedelta(days=1)
+    return as_date(latest) + dt.timedelta(days=1)
 
 
 def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | str | None = None,
@@ -185,7 +193,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     results = []
     for check in all_checks:
         policy = params.quality[check.id]
-        count = int(counts[check.id] or 0)
+        count = whole(counts[check.id])
         result = CheckResult(check.id, check.description, list(check.fields), policy, count)
         if count:
             result.examples = _examples(parsed, checked.filter(checked[fails[check.id]]), check.fields)
@@ -205,8 +213,8 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
         validated = validated.filter(~dropped)
     # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
     validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
-    rows_out = rows_in - int(counts["dropped"] or 0)
-    duplicate_ids = {"ids": int(counts["dup_ids"] or 0), "rows": int(counts["duplicate_ids"] or 0)}
+    rows_out = rows_in - whole(counts["dropped"])
+    duplicate_ids = {"ids": whole(counts["dup_ids"]), "rows": whole(counts["duplicate_ids"])}
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders)
 
@@ -284,7 +292,7 @@ def _examples(parsed: ibis.Table, failing_rows: ibis.Table, fields: tuple[str, .
     out = []
     for rec in rows.to_dict("records"):
         item = {ROW: int(rec[ROW])}
-        item.update({f: (None if _is_missing(rec[as_written(f)]) else rec[as_written(f)]) for f in shown})
+        item.update({f: (None if is_missing(rec[as_written(f)]) else rec[as_written(f)]) for f in shown})
         out.append(item)
     return out
 
@@ -311,11 +319,11 @@ def _concat(parts: list[ibis.StringValue]) -> ibis.StringValue:
     return result
 
 
-def _as_date(value: Any) -> dt.date:
-    """A date from what an engine returns for a date scalar."""
+def as_date(value: Any) -> dt.date:
+    """A date from what an engine returns for a date scalar (a datetime or Timestamp on some)."""
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     """True for None and NaN."""
     return value is None or value != value

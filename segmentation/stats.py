@@ -8,6 +8,7 @@ totals in the last bits; integer sums are the same in any order, so reruns give 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -20,6 +21,11 @@ SCALES = {
     "subscription": 1, "marketing_opt_in": 1,
 }
 EXACT = "decimal(38, 0)"
+
+
+def whole(value: Any) -> int:
+    """A count or sum from an aggregate as an int; over no rows DuckDB gives None and Spark (through pandas) NaN."""
+    return 0 if value is None or value != value else int(value)
 
 
 def scaled(table: ibis.Table, column: str) -> ibis.Value:
@@ -45,7 +51,7 @@ def exact_sums(table: ibis.Table, by: Sequence[str], columns: Sequence[str],
         aggs[f"{col}__sumsq"] = (value * value).sum()
     frame = table.group_by(list(by)).aggregate(**aggs).execute()
     for name in aggs:
-        frame[name] = frame[name].map(lambda v: int(v) if v == v and v is not None else 0).astype(object)
+        frame[name] = frame[name].map(whole).astype(object)
     return frame.sort_values(list(by), kind="stable").reset_index(drop=True)
 
 

@@ -283,3 +283,15 @@ def test_a_mart_that_left_out_future_orders_is_rebuilt_once_their_day_has_come(t
     manifest["transactions"]["first_future_day"] = "2000-01-01"  # as if that day had come
     manifest_path.write_text(json.dumps(manifest))
     assert not run(params).skipped
+
+
+def test_an_empty_customer_id_in_typed_parquet_is_an_empty_field_as_in_csv(tmp_path):
+    import datetime as dt
+
+    orders = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"customer_id": ["A", "", "B"], "order_date": [dt.date(2026, 1, 1)] * 3,
+                             "order_value": [1.0, 2.0, 3.0]}), orders)
+    params = tx_params(tmp_path, orders, None)
+    run(params)
+    assert checks_by_id(params)["order_nulls"]["count"] == 1
+    assert sorted(mart_frame(params).index) == ["A", "B"]

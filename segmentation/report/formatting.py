@@ -53,6 +53,13 @@ def delta(value: float) -> str:
     return text.replace("-", "−")
 
 
+def score_span(rng: tuple[int, int] | None, fallback: str = "any") -> str:
+    """A score range as '4–5', one score as '3', no range (the fallback segment) as `fallback`."""
+    if rng is None:
+        return fallback
+    return str(rng[0]) if rng[0] == rng[1] else f"{rng[0]}–{rng[1]}"
+
+
 def kpi_value(kpi: str, value: float) -> str:
     """A KPI value in its natural unit."""
     if kpi in ("avg_monetary", "avg_order_value"):

@@ -150,7 +150,7 @@ def segment_headline(ctx: ReportContext, segment_id: str) -> Markdown:
     row = ctx.summary_row(segment_id)
     seg = ctx.segment(segment_id)
     rule = ("every customer no earlier rule matches (the fallback)" if seg.is_fallback else
-            f"R {_span(seg.r)}, F {_span(seg.f)}, M {_span(seg.m)} (precedence {int(row['precedence'])})")
+            f"R {fmt.score_span(seg.r)}, F {fmt.score_span(seg.f)}, M {fmt.score_span(seg.m)} (precedence {int(row['precedence'])})")
     return Markdown(f"{seg.description}\n\n*Rule:* {rule}.")
 
 
@@ -169,27 +169,20 @@ def segment_size(ctx: ReportContext, segment_id: str) -> Markdown:
     )
 
 
-def _span(rng: tuple[int, int] | None) -> str:
-    """A score range as 4–5 (or 3 for one score)."""
-    if rng is None:
-        return "any"
-    return str(rng[0]) if rng[0] == rng[1] else f"{rng[0]}–{rng[1]}"
-
-
 def segment_actions(ctx: ReportContext, segment_id: str) -> Markdown:
     """The params file's recommended actions, each with the numbers that size it."""
     members = ctx.members(segment_id)
     lines = []
     for i, action in enumerate(ctx.segment(segment_id).actions, start=1):
-        lines.append(f"{i}. **{action}**  \n   *Sized:* {action_sizing(action, members)}")
+        lines.append(f"{i}. **{action}**  \n   *Sized:* {action_sizing(action, members, ctx.has_attributes)}")
     return Markdown("\n".join(lines))
 
 
-def action_sizing(action: str, members: pd.DataFrame) -> str:
+def action_sizing(action: str, members: pd.DataFrame, has_attributes: bool = True) -> str:
     """The audience of an action in numbers: who can be reached, what they are worth, and what the action names."""
     if members.empty:
         return "no customers in this segment in this run."
-    if members["marketing_opt_in"].isna().all():  # orders without a customer file: nothing but purchases known
+    if not has_attributes:  # orders without a customer file: nothing but purchases known
         return (f"{fmt.count(len(members))} customers, {fmt.money(members['monetary'].sum())} revenue to date "
                 "(no customer attributes, so reach and preferences are unknown).")
     opted = members[members["marketing_opt_in"]]

@@ -168,9 +168,9 @@ def rules(ctx: ReportContext) -> Table:
             "Segment": seg.name,
             "ID": seg.id,
             "Precedence": i,
-            "R": _span(seg.r),
-            "F": _span(seg.f),
-            "M": _span(seg.m),
+            "R": fmt.score_span(seg.r, "any (fallback)"),
+            "F": fmt.score_span(seg.f, "any (fallback)"),
+            "M": fmt.score_span(seg.m, "any (fallback)"),
             "Cells won": int(cov.loc[seg.id, "cells_won"]),
             "Share of cube": float(cov.loc[seg.id, "cube_share"]),
             "Customers": int(sizes.get(seg.id, 0)),
@@ -178,13 +178,6 @@ def rules(ctx: ReportContext) -> Table:
     return Table(pd.DataFrame(rows), caption=f"Rules of {ctx.params.path.name}; ranges are inclusive score ranges",
                  formats={"Share of cube": _pct, "Customers": fmt.count},
                  row_colors=[ctx.colors.get(s.id, s.color) for s in ctx.params.all_segments])
-
-
-def _span(rng: tuple[int, int] | None) -> str:
-    """A score range as '4–5', one score as '3', the fallback as 'any'."""
-    if rng is None:
-        return "any (fallback)"
-    return str(rng[0]) if rng[0] == rng[1] else f"{rng[0]}–{rng[1]}"
 
 
 def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
