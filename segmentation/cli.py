@@ -124,13 +124,15 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from segmentation.report.build import build_report
 
-    _run(args)
     params = _load_params(args)
     if params.transactions is not None and params.transactions.since is not None:
         from segmentation.migration import migrate_as_of, summary_line
 
-        _say(f"segment migration since {params.transactions.since}")
+        # builds (or finds up to date) the mart and the one as of that day, then compares them
+        _say(f"building mart from {params.transactions.path} and segment migration since {params.transactions.since}")
         _say(summary_line(migrate_as_of(params, params.transactions.since, progress=_say)))
+    else:
+        _run(args)
     paths = build_report(params, jobs=args.jobs, progress=_say)
     _say(f"site: {paths.site_index}")
     _say(f"pdf:  {paths.pdf}")
