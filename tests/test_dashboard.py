@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,7 +37,9 @@ from segmentation.dashboard.layout import (
     money,
 )
 from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST
-from segmentation.params import Params
+from segmentation.params import Params, load_params
+from segmentation.pipeline import run
+from tests.conftest import ROOT
 
 # (filters, the same selection as a pandas boolean mask) built from the mart's own values
 Case = Callable[[pd.DataFrame], tuple[d.Filters, pd.Series]]
@@ -239,6 +243,42 @@ def test_app_exports_contacts_only_with_params_switch(small_mart: Params, tmp_pa
         response = client.post("/_dash-update-component", json=body)
         header = _csv_bytes(response.get_json()["response"]["export-download"]["data"]).split(b"\n", 1)[0]
         assert (b"email" in header) is allowed
+
+
+FORMULAS = ['=HYPERLINK("http://example.com","x")', "+1+2", "-2+3", "@SUM(A1:A9)", "\tTAB"]
+
+
+def test_export_neutralises_formulas_from_data_and_params(small_csv: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(small_csv, dtype=str, keep_default_na=False)
+    raw.loc[: len(FORMULAS) - 1, "name"] = FORMULAS
+    raw.loc[: len(FORMULAS) - 1, "email"] = [f"{p}@example.com" for p in FORMULAS]
+    hostile_csv = tmp_path / "customers.csv"
+    raw.to_csv(hostile_csv, index=False)
+    params_yaml = yaml.safe_load((ROOT / "params" / "default.yaml").read_text(encoding="utf-8"))
+    params_yaml["segments"][0]["name"] = "=1+2"
+    params_yaml["privacy"]["export_contacts"] = True
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump({**params_yaml, "input": str(hostile_csv), "mart_dir": str(tmp_path / "mart")}))
+    params = load_params(path)
+    run(params)
+
+    data = d.load_dashboard_data(params.mart_dir, export_contacts=True)
+    payload = export_download(data, d.Filters(), EXPORT_ALL)
+    exported = pd.read_csv(io.BytesIO(_csv_bytes(payload)), dtype=str, keep_default_na=False)
+
+    assert set(exported.loc[exported["segment_id"] == "top", "segment_name"]) == {"'=1+2"}
+    names = set(exported["name"])
+    assert {"'" + p for p in FORMULAS} <= names and not set(FORMULAS) & names
+    assert {f"'{p}@example.com" for p in FORMULAS} <= set(exported["email"])
+    assert not any(cell[:1] in d.FORMULA_PREFIXES for column in exported for cell in exported[column]
+                   if column not in ("recency_days", "frequency", "monetary"))
+
+
+def test_numbers_are_not_neutralised() -> None:
+    table = pa.table({"label": ["-5", "ok", None, "\rCR"], "value": [-5.0, 1.0, 2.0, 3.0]})
+    out = d.neutralise_formulas(table)
+    assert out.column("label").to_pylist() == ["'-5", "ok", None, "'\rCR"]
+    assert out.column("value").to_pylist() == [-5.0, 1.0, 2.0, 3.0]
 
 
 def test_callbacks_answer_over_http(small_mart: Params, customers: pd.DataFrame) -> None:

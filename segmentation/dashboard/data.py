@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from segmentation.errors import MartMissingError
@@ -39,6 +40,8 @@ EXPORT_COLUMNS = (
 )
 CONTACT_COLUMNS = ("name", "email")
 CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")  # quote only values that hold commas or quotes
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_PREFIXES = "=+-@\t\r"
 REQUIRED_COLUMNS = frozenset(
     {*EXPORT_COLUMNS, *CHOICE_COLUMNS.values(), *FLAG_COLUMNS.values(), "support_tickets", "loyalty_points", "country"}
 )
@@ -330,7 +333,21 @@ def _export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool
     if export_contacts and contacts_file.is_file():
         contacts = pd.read_parquet(contacts_file, columns=["customer_id", *CONTACT_COLUMNS])
         export = export.merge(contacts, on="customer_id", how="left", validate="one_to_one")
-    return pa.Table.from_pandas(export, preserve_index=False)
+    return neutralise_formulas(pa.Table.from_pandas(export, preserve_index=False))
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Text cells a spreadsheet would run as a formula get a leading apostrophe, as OWASP's CSV-injection guidance
+    says: the cell then shows the value as text. Numbers are left alone (a negative number is not a formula)."""
+    pattern = "^[" + "".join(f"\\x{ord(c):02x}" for c in FORMULA_PREFIXES) + "]"
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+            quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type))
+            column = pc.if_else(risky, quoted, column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 # --- aggregates shown on the page (all take the boolean mask of selected customers) ---
