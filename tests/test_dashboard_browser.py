@@ -10,11 +10,13 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+import yaml
 from werkzeug.serving import make_server
 
 from segmentation.dashboard.app import create_app
 from segmentation.mart import CUSTOMERS
-from segmentation.params import Params
+from segmentation.params import Params, load_params
+from segmentation.pipeline import run
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
 
@@ -111,3 +113,49 @@ def test_shared_link_restores_filters(browser: Browser, dashboard_url: str, smal
     browser.wait_for_customers(len(expected))
     assert page.locator("#filter-opt-in input[value='no']").is_checked()
     assert browser.console_errors == []
+
+
+# Markup from the data and the params: the page must show it as text and run none of it.
+HOSTILE_CATEGORY = '<a href="javascript:alert(1)">click</a>'
+HOSTILE_NAME = "<img src=x onerror=alert(2)><b>Top</b>"
+HOSTILE_DESCRIPTION = '<script>alert(3)</script><img src="x" onerror="alert(4)">'
+
+
+@pytest.fixture(scope="module")
+def hostile_dashboard_url(small_csv: Path, tmp_path_factory) -> Iterator[str]:
+    """The app over a mart whose categories, segment name and description carry markup."""
+    folder = tmp_path_factory.mktemp("hostile-dashboard")
+    raw = pd.read_csv(small_csv, dtype=str, keep_default_na=False)
+    raw.loc[raw.index % 3 == 0, "favorite_category"] = HOSTILE_CATEGORY
+    raw.to_csv(folder / "customers.csv", index=False)
+    settings = yaml.safe_load((ROOT / "params" / "default.yaml").read_text(encoding="utf-8"))
+    settings["segments"][0].update(name=HOSTILE_NAME, description=HOSTILE_DESCRIPTION,
+                                   actions=[HOSTILE_CATEGORY, "Plain second action."])
+    settings.update(input=str(folder / "customers.csv"), mart_dir=str(folder / "mart"))
+    (folder / "hostile.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    params = load_params(folder / "hostile.yaml")
+    run(params)
+    server = make_server("127.0.0.1", 0, create_app(params.mart_dir, params=params).server, threaded=True)
+    with served(server, "hostile-dashboard-server") as url:
+        yield url
+
+
+def test_markup_in_data_and_params_shows_as_text(browser: Browser, hostile_dashboard_url: str) -> None:
+    """No dialog opens, no element comes from the payloads, and the payloads read as text in tables and charts."""
+    page = browser.page.context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(hostile_dashboard_url)
+    page.wait_for_selector("#graph-map .choroplethlocation")
+    page.wait_for_timeout(1000)  # let every chart draw
+    page.locator("#graph-category text", has_text="javascript:alert(1)").first.wait_for()
+
+    body = page.inner_text("body")
+    assert HOSTILE_NAME in body and HOSTILE_DESCRIPTION in body and HOSTILE_CATEGORY in body
+    chart_text = " ".join(page.locator("svg text").all_text_contents())
+    assert HOSTILE_NAME in chart_text and HOSTILE_CATEGORY in chart_text
+    assert page.locator("img[src='x'], svg a, a[href^='javascript']").count() == 0
+    assert page.locator("b", has_text="Top").count() == 0
+    assert dialogs == []
+    page.close()

@@ -50,11 +50,17 @@ def _no_data(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def as_text(values) -> list[str]:
+    """Labels from the data or the params, made plain text for plotly, which renders a subset of HTML in labels
+    and hover text (`<b>`, `<a href>`); it turns the escaped entities back into the characters on screen."""
+    return [html.escape(str(v), quote=False) for v in values]
+
+
 def segment_customers_figure(table: pd.DataFrame) -> go.Figure:
     """Bars: selected customers per segment, in the report's segment colours."""
     fig = _figure("Customers by segment", showlegend=False, yaxis={"tickformat": ",d"})
     fig.add_bar(
-        x=table["segment_name"], y=table["customers"], marker_color=table["color"],
+        x=as_text(table["segment_name"]), y=table["customers"], marker_color=table["color"],
         text=table["customers"], texttemplate="%{text:,d}", textposition="outside", cliponaxis=False,
         hovertemplate="%{x}<br>%{y:,d} customers<extra></extra>",
     )
@@ -65,7 +71,7 @@ def segment_revenue_figure(table: pd.DataFrame) -> go.Figure:
     """Bars: revenue of the selected customers per segment."""
     fig = _figure("Revenue by segment", showlegend=False, yaxis={"tickprefix": "$", "tickformat": "~s"})
     fig.add_bar(
-        x=table["segment_name"], y=table["revenue"], marker_color=table["color"],
+        x=as_text(table["segment_name"]), y=table["revenue"], marker_color=table["color"],
         text=table["revenue"], texttemplate="$%{text:.3~s}", textposition="outside", cliponaxis=False,
         hovertemplate="%{x}<br>$%{y:,.0f}<extra></extra>",
     )
@@ -97,7 +103,7 @@ def tickets_loyalty_figure(table: pd.DataFrame) -> go.Figure:
     panels = (("avg_support_tickets", ".2f", "x", "y"), ("avg_loyalty_points", ",.0f", "x2", "y2"))
     for column, fmt, xaxis, yaxis in panels:
         fig.add_bar(
-            y=table["segment_name"], x=table[column].round(2), orientation="h", marker_color=table["color"],
+            y=as_text(table["segment_name"]), x=table[column].round(2), orientation="h", marker_color=table["color"],
             texttemplate=f"%{{x:{fmt}}}", textposition="auto",
             hovertemplate=f"%{{y}}<br>%{{x:{fmt}}}<extra></extra>", xaxis=xaxis, yaxis=yaxis,
         )
@@ -129,7 +135,7 @@ def country_map_figure(countries: pd.DataFrame) -> go.Figure:
              "showocean": False, "lataxis": {"range": [-58, 85]}, "bgcolor": "white"},
     )
     fig.add_choropleth(
-        locations=countries["iso3"], z=countries["customers"], locationmode="ISO-3", text=countries["country"],
+        locations=countries["iso3"], z=countries["customers"], locationmode="ISO-3", text=as_text(countries["country"]),
         customdata=countries["revenue"].round(0), colorscale=SEQUENTIAL, marker_line_color="white",
         marker_line_width=0.5, colorbar={"title": {"text": "Customers"}, "thickness": 12, "len": 0.8},
         hovertemplate="%{text}<br>%{z:,d} customers<br>$%{customdata:,.0f} revenue<extra></extra>",
@@ -144,7 +150,7 @@ def category_heatmap_figure(counts: pd.DataFrame, segment_names: tuple[str, ...]
         share = np.round(counts.to_numpy() / totals, 4)
     fig = _figure("Favourite category × segment (share of segment)", margin={"t": 36, "b": 8})
     fig.add_heatmap(
-        z=share, x=list(segment_names), y=list(counts.index), customdata=counts.to_numpy(), colorscale=SEQUENTIAL,
+        z=share, x=as_text(segment_names), y=as_text(counts.index), customdata=counts.to_numpy(), colorscale=SEQUENTIAL,
         xgap=2, ygap=2, texttemplate="%{z:.0%}", colorbar={"tickformat": ".0%", "thickness": 12},
         hovertemplate="%{y} · %{x}<br>%{customdata:,d} customers (%{z:.1%} of segment)<extra></extra>",
     )
@@ -162,12 +168,12 @@ def premium_split_figure(table: pd.DataFrame) -> go.Figure:
                   xaxis={"tickformat": ".0%", "range": [0, 1.02], "tickvals": [0, 0.25, 0.5, 0.75, 1]},
                   legend={"orientation": "h", "y": -0.15, "traceorder": "normal"})
     fig.add_bar(
-        y=table["segment_name"], x=premium_share, orientation="h", name="Premium", marker_color=table["color"],
+        y=as_text(table["segment_name"]), x=premium_share, orientation="h", name="Premium", marker_color=table["color"],
         customdata=table["premium"], texttemplate="%{x:.0%}", textposition="inside",
         hovertemplate="%{y}<br>%{customdata:,d} premium (%{x:.1%})<extra></extra>",
     )
     fig.add_bar(
-        y=table["segment_name"], x=(1 - premium_share).where(table["customers"] > 0, 0), orientation="h",
+        y=as_text(table["segment_name"]), x=(1 - premium_share).where(table["customers"] > 0, 0), orientation="h",
         name="Not premium", marker_color=NOT_PREMIUM, customdata=others,
         hovertemplate="%{y}<br>%{customdata:,d} not premium (%{x:.1%})<extra></extra>",
     )
@@ -183,7 +189,8 @@ def migration_heatmap_figure(grid: MigrationGrid) -> go.Figure:
     counts = np.nan_to_num(grid.customers, nan=0).astype(int)
     # heatmap text templates see only x, y, z and text: the count goes in `text`, the rest in customdata for hover
     text = [["" if np.isnan(grid.customers[i, j]) else f"{counts[i, j]:,}" for j in range(cols)] for i in range(rows)]
-    customdata = [[[f"{grid.from_names[i]} → {grid.to_names[j]}", float(np.nan_to_num(grid.revenue_before[i, j])),
+    names_from, names_to = as_text(grid.from_names), as_text(grid.to_names)
+    customdata = [[[f"{names_from[i]} → {names_to[j]}", float(np.nan_to_num(grid.revenue_before[i, j])),
                     float(np.nan_to_num(grid.revenue_after[i, j]))] for j in range(cols)] for i in range(rows)]
     fig.add_heatmap(
         z=np.round(grid.shares, 4), x=list(range(cols)), y=list(range(rows)), text=text, customdata=customdata,
