@@ -1,0 +1,123 @@
+"""Every value from the customer file or the params is text, never markup, in the site and the PDF.
+
+A hostile reviewer's payloads (raw HTML with script handlers, a `rel="attachment"` link to /etc/passwd, Markdown
+links and images to `javascript:` and `file:`, MyST roles and `{include}` / `{raw}` / `{literalinclude}` directives
+after a newline) go in through the customer file and through the params; one report is built from them, and the
+site and the PDF must show them as plain text: no dialog in a real browser, no attachment in the PDF, and nothing
+of /etc/passwd anywhere. Fast tests cover the escaping helpers, the PDF's URL fetcher and the print document.
+"""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segmentation.report.escape import Md, md_code, md_code_block, md_text
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
+
+PASSWD = "root:x:0:0"  # the first line of /etc/passwd on any Linux machine
+UP = "../" * 24  # from any source folder up to /
+
+ATTACH = '<a rel="attachment" href="file:///etc/passwd"><img src="x" onerror="alert(1)"></a>'
+IMG = "<img src=x onerror=alert(1)>"
+JS_LINK = "[click](javascript:alert(1))"
+FILE_IMAGE = "![pw](file:///etc/passwd)"
+RAW_ROLE = "{raw}`html`<script>alert(1)</script>`"
+MATH = "$\\frac{"
+INCLUDE = f"\n\n```{{include}} {UP}etc/passwd\n```\n"
+RAW_BLOCK = "\n\n```{raw} html\n<script>alert(1)</script>\n```\n"
+LITERALINCLUDE = "\n\n```{literalinclude} /etc/passwd\n```\n"
+SCRIPT_TITLE = "<script>alert(1)</script>"
+PAYLOADS = (ATTACH, IMG, JS_LINK, FILE_IMAGE, RAW_ROLE, MATH, INCLUDE, RAW_BLOCK, LITERALINCLUDE)
+
+
+def flat(text: str) -> str:
+    """A value as the report shows it: whitespace runs (newlines included) as one space."""
+    return " ".join(text.split())
+
+
+SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
+def shown(text: str) -> str:
+    """Page text to compare values with: Sphinx's smart quotes made straight again, whitespace runs as one space."""
+    return flat(text.translate(SMART_QUOTES))
+
+
+# --- the escaping helpers ------------------------------------------------------------------------------------
+
+
+def _parsers():
+    """The two Markdown parsers report text meets: MyST (chapter cells, index page) and CommonMark (cell outputs)."""
+    from markdown_it import MarkdownIt
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.mdit_to_docutils.base import DocutilsRenderer
+    from myst_parser.parsers.mdit import create_md_parser
+
+    return MarkdownIt("commonmark"), create_md_parser(MdParserConfig(), DocutilsRenderer)
+
+
+def _inline_text(parser, source: str) -> str:
+    """Parse `source`; it must be one paragraph of plain text tokens: return that text."""
+    tokens = parser.parse(source)
+    assert [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"], source
+    children = tokens[1].children
+    assert all(child.type == "text" for child in children), [(c.type, c.content) for c in children]
+    return "".join(child.content for child in children)
+
+
+@pytest.mark.parametrize("value", [*PAYLOADS, "Home & Garden", "&amp; &#60;b&#62;", "1. first", "- item", "# h",
+                                   "> quote", "===", "    code", "\\*not em\\*", "a  \nb", "(target)=", "% comment",
+                                   "+++", "<https://example.org>", "www.example.org", "{{ sub }}", "|a|b|"])
+def test_md_text_is_one_paragraph_of_the_value_as_text(value: str) -> None:
+    for parser in _parsers():
+        assert _inline_text(parser, md_text(value)) == flat(value)
+        assert _inline_text(parser, f"Before {md_text(value)} after.") == f"Before {flat(value)} after."
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(string.printable + "é—€ "), min_size=1).filter(lambda s: s.split()))
+def test_md_text_holds_any_text_as_text(value: str) -> None:
+    for parser in _parsers():
+        assert _inline_text(parser, md_text(value)) == flat(value)
+
+
+def test_md_text_escapes_every_ascii_punctuation_and_only_that() -> None:
+    assert md_text(string.punctuation) == "".join("\\" + c for c in string.punctuation)
+    assert md_text("Top Customers 2026 é—ü") == "Top Customers 2026 é—ü"
+    assert md_text("a\nb\r\n\tc") == "a b c"
+    assert md_text(12.5) == "12\\.5"
+
+
+def test_md_templates_escape_what_they_interpolate_and_keep_their_own_markup() -> None:
+    block = Md("**{name}** bought {share} of `{file}`").format(name=IMG, share="40%", file="x")
+    assert block == "**\\<img src\\=x onerror\\=alert\\(1\\)\\>** bought 40\\% of `x`"
+    assert isinstance(block, Md)
+    assert Md("- ") + IMG == "- " + md_text(IMG) and isinstance(Md("a") + "b", Md)
+    assert "<x> " + Md(" *y*") == "\\<x\\> *y*" and isinstance("x" + Md("y"), Md)  # a value is trimmed
+    assert Md("\n").join(["<b>", Md("**b**")]) == "\\<b\\>\n**b**"
+    assert Md("{:.1f} orders").format(2.25) == "2\\.2 orders"  # the format spec applies before escaping
+    assert Md("{0}{0}").format(Md("*")) == "**"
+    nested = Md("{a}").format(a=Md("*{b}*").format(b="_"))
+    assert nested == "*\\_*"
+
+
+@pytest.mark.parametrize("value", ["a`b", "``", "`x`", IMG, "x\ny", " lead", "trail ", "`"])
+def test_md_code_is_a_code_span_of_the_value(value: str) -> None:
+    for parser in _parsers():
+        tokens = parser.parse(md_code(value))
+        children = tokens[1].children
+        assert [c.type for c in children] == ["code_inline"], children
+        assert children[0].content == flat(value) or children[0].content.strip() == flat(value).strip()
+
+
+def test_md_code_block_holds_any_text() -> None:
+    text = "a: 1\n```\n````{include} /etc/passwd\n````\n~~~\nb: <img src=x>"
+    for parser in _parsers():
+        tokens = parser.parse(md_code_block(text, "yaml") + Md("\n\nafter"))
+        assert tokens[0].type == "fence" and tokens[0].content == text + "\n" and tokens[0].info == "yaml"
+        assert [t.type for t in tokens[1:]] == ["paragraph_open", "inline", "paragraph_close"]
