@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import string
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segmentation.report.display import Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
-
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
 PASSWD = "root:x:0:0"  # the first line of /etc/passwd on any Linux machine
@@ -121,3 +122,13 @@ def test_md_code_block_holds_any_text() -> None:
         tokens = parser.parse(md_code_block(text, "yaml") + Md("\n\nafter"))
         assert tokens[0].type == "fence" and tokens[0].content == text + "\n" and tokens[0].info == "yaml"
         assert [t.type for t in tokens[1:]] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_table_html_is_one_line_of_escaped_text_and_colours_are_checked() -> None:
+    frame = pd.DataFrame({"Segment": [f"a{INCLUDE}", "b"], "Items": [[IMG, "x\ny"], []]})
+    table = Table(frame, caption=f"cap\n\n{IMG}", row_colors=['#1"><b>', "#00aaFF"], row_links=["p.html", None])
+    html = table._repr_html_()
+    assert "\n" not in html and "\r" not in html
+    assert "<img" not in html and "<b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'style="background-color: #00aaFF"' in html and html.count("swatch") == 1

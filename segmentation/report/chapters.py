@@ -119,6 +119,7 @@ CHAPTER_SOURCES = (
     "__init__.py", "errors.py", "params.py", "rules.py", "mart.py", "migration.py", "stats.py",
     "report/__init__.py", "report/errors.py", "report/context.py", "report/display.py", "report/figures.py",
     "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py", "report/migration.py",
+    "report/escape.py",
 )
 
 
