@@ -10,13 +10,14 @@ of /etc/passwd anywhere. Fast tests cover the escaping helpers, the PDF's URL fe
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmentation.report.display import Table
+from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
@@ -107,6 +108,11 @@ def test_md_templates_escape_what_they_interpolate_and_keep_their_own_markup() -
     assert nested == "*\\_*"
 
 
+def test_markdown_blocks_take_markup_only_from_md() -> None:
+    assert Markdown(Md("**bold** {x}").format(x="<i>")).text == "**bold** \\<i\\>"
+    assert Markdown("**not bold** <i>").text == md_text("**not bold** <i>")  # a plain str is text, whole
+
+
 @pytest.mark.parametrize("value", ["a`b", "``", "`x`", IMG, "x\ny", " lead", "trail ", "`"])
 def test_md_code_is_a_code_span_of_the_value(value: str) -> None:
     for parser in _parsers():
@@ -132,3 +138,40 @@ def test_table_html_is_one_line_of_escaped_text_and_colours_are_checked() -> Non
     assert "<img" not in html and "<b>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'style="background-color: #00aaFF"' in html and html.count("swatch") == 1
+
+
+def _markup_tokens(source: str) -> list[str]:
+    """Every token of a Markdown text (CommonMark) that is more than text, emphasis, lists, breaks or code."""
+    from markdown_it import MarkdownIt
+
+    plain = {"text", "softbreak", "hardbreak", "code_inline", "paragraph_open", "paragraph_close", "inline",
+             "strong_open", "strong_close", "em_open", "em_close", "bullet_list_open", "bullet_list_close",
+             "ordered_list_open", "ordered_list_close", "list_item_open", "list_item_close"}
+    found = []
+    for token in MarkdownIt("commonmark").parse(source):
+        for t in [token, *(token.children or [])]:
+            if t.type not in plain:
+                found.append(f"{t.type} {t.info or t.content!r}"[:120])
+    return found
+
+
+def test_migration_sentences_hold_segment_names_and_folders_as_text(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from segmentation.report import migration as report_migration
+
+    totals = dict(customers_before=10, customers_after=12, matched=9, stayed=5, moved=4, new=3, lapsed=1)
+    info = {"totals": totals, "match": "id", "before": {"reference_date": "2026-01-01", "customers": 10,
+                                                        "mart_dir": f"/x/{IMG}/mart `x`", "params": {"name": ATTACH}},
+            "after": {"reference_date": "2026-02-01"},
+            "top_movements": [{"sentence": f"4 customers (40% of {RAW_ROLE}) moved to {IMG}{INCLUDE}."}]}
+    fake = SimpleNamespace(info=info, before_date="2026-01-01", after_date="2026-02-01", current=False)
+    monkeypatch.setattr(report_migration, "load", lambda ctx: fake)
+    ctx = SimpleNamespace(mart=SimpleNamespace(path=tmp_path / f"mart {IMG}"))
+    for block in (report_migration.headline(ctx), report_migration.method(ctx)):
+        assert not _markup_tokens(block.text), _markup_tokens(block.text)
+    text = report_migration.headline(ctx).text
+    assert _inline_text(_parsers()[0], text.split("\n\n")[1]) == flat(f"The largest movement by revenue: "
+                                                                      f"4 customers (40% of {RAW_ROLE}) moved to "
+                                                                      f"{IMG}{INCLUDE}.")

@@ -2,7 +2,7 @@
 
 Tables are real HTML tables (in the site and the PDF), rendered the same way every time (no random ids), and
 keep their data in `.frame` so tests can check the values. Every cell, header and caption is escaped text on one
-line (the index page puts a table into MyST, where a blank line would end the HTML block).
+line; a Markdown block is Markdown only when it is `Md` (built from a template that escapes its values).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.report.escape import css_color, html_text
+from segmentation.report.escape import Md, css_color, html_text, md_text
 
 Formatter = Callable[[Any], str]
 
@@ -83,9 +83,17 @@ class Table:
 
 @dataclass(frozen=True)
 class Markdown:
-    """A block of Markdown text (no headings: those belong to the chapter template)."""
+    """A block of Markdown (no headings: those belong to the chapter template).
+
+    Only `Md` is Markdown; any other text is shown as text (escaped), so a value can never become markup.
+    """
 
     text: str
+
+    def __post_init__(self) -> None:
+        """Escape text that is not Md."""
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", Md(md_text(self.text)))
 
     def _repr_markdown_(self) -> str:
         """The Markdown, for notebook display."""
@@ -96,7 +104,7 @@ class Markdown:
         return self.text
 
 
-NO_ATTRIBUTES = "*No customer attributes: the mart was built from orders without a customer file.*"
+NO_ATTRIBUTES = Md("*No customer attributes: the mart was built from orders without a customer file.*")
 
 
 def needs_attributes(build: Callable[..., Any]) -> Callable[..., Any]:
