@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
+from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
+
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
 PASSWD = "root:x:0:0"  # the first line of /etc/passwd on any Linux machine
@@ -175,3 +177,72 @@ def test_migration_sentences_hold_segment_names_and_folders_as_text(monkeypatch:
     assert _inline_text(_parsers()[0], text.split("\n\n")[1]) == flat(f"The largest movement by revenue: "
                                                                       f"4 customers (40% of {RAW_ROLE}) moved to "
                                                                       f"{IMG}{INCLUDE}.")
+
+
+# --- the PDF: what WeasyPrint may fetch, and the print document -----------------------------------------------
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """A build folder with an image and a symlink out of it, and a secret outside it."""
+    build, outside = tmp_path / "build", tmp_path / "outside"
+    (build / "_images").mkdir(parents=True)
+    outside.mkdir()
+    (build / "_images" / "chart.png").write_bytes(b"\x89PNG fake")
+    (outside / "secret.txt").write_text(PASSWD, encoding="utf-8")
+    (build / "_images" / "link.txt").symlink_to(outside / "secret.txt")
+    (build / "escape").symlink_to(outside, target_is_directory=True)
+    return build, outside
+
+
+def _fetch(fetcher, url: str) -> bytes:
+    """Fetch a URL and read it whole."""
+    response = fetcher.fetch(url)
+    try:
+        return response.read()
+    finally:
+        response.close()
+
+
+def test_pdf_fetcher_reads_files_inside_the_build_folder_and_data_urls(folders: tuple[Path, Path]) -> None:
+    build, _ = folders
+    fetcher = build_folder_fetcher(build)
+    assert _fetch(fetcher, (build / "_images" / "chart.png").as_uri()) == b"\x89PNG fake"
+    assert _fetch(fetcher, f"file://{build}/_images/../_images/chart.png") == b"\x89PNG fake"
+    assert _fetch(fetcher, "data:text/plain;base64,aGk=") == b"hi"
+
+
+@pytest.mark.parametrize("url", [
+    "file:///etc/passwd",
+    "file://localhost/etc/passwd",
+    "file://otherhost{build}/_images/chart.png",
+    "file://{build}/../outside/secret.txt",
+    "file://{build}/_images/%2E%2E/%2E%2E/outside/secret.txt",
+    "file://{build}/_images/link.txt",
+    "file://{build}/escape/secret.txt",
+    "http://127.0.0.1:9/x.png",
+    "https://example.org/x.css",
+    "ftp://example.org/x",
+    "javascript:alert(1)",
+    "FILE:///etc/passwd",
+])
+def test_pdf_fetcher_refuses_everything_else(folders: tuple[Path, Path], url: str) -> None:
+    build, _ = folders
+    with pytest.raises(ValueError, match="refused"):
+        build_folder_fetcher(build).fetch(url.format(build=build))
+
+
+def test_print_document_keeps_only_same_document_links() -> None:
+    single = (
+        '<html><body><article class="bd-article"><span id="document-index"></span><section><h1>Report</h1></section>'
+        '<span id="document-chapters/a"></span><section><h2>A</h2>'
+        f'<p>{ATTACH}<a href="#document-index">back</a><a href="https://example.org">out</a>'
+        '<a href="file:///etc/passwd" rel="attachment">pw</a><link rel="attachment" href="x.txt"></p>'
+        "</section></article></body></html>"
+    )
+    meta = PdfMeta(title=IMG, params_name="p", params_file="p.yaml", reference_date="2026-01-01", customers="1",
+                   revenue="$1")
+    doc = print_document(single, meta, frozenset())
+    assert "attachment" not in doc and "file:" not in doc and "https:" not in doc
+    assert 'href="#document-index"' in doc and "<a>out</a>" in doc and "<a>pw</a>" in doc
+    assert "&lt;img src=x onerror=alert(1)&gt;" in doc
