@@ -21,6 +21,8 @@ from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
 
+from .conftest import ROOT
+
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
 PASSWD = "root:x:0:0"  # the first line of /etc/passwd on any Linux machine
@@ -246,3 +248,22 @@ def test_print_document_keeps_only_same_document_links() -> None:
     assert "attachment" not in doc and "file:" not in doc and "https:" not in doc
     assert 'href="#document-index"' in doc and "<a>out</a>" in doc and "<a>pw</a>" in doc
     assert "&lt;img src=x onerror=alert(1)&gt;" in doc
+
+
+def test_site_conf_escapes_the_theme_text_once() -> None:
+    import runpy
+
+    from jinja2 import Environment
+    from markupsafe import Markup
+
+    conf = runpy.run_path(str(ROOT / "report" / "conf.py"))
+    context = {"docstitle": f"{SCRIPT_TITLE} & x", "pagetitle": IMG, "root_title": Markup("<b>ours</b>"), "other": IMG}
+    conf["_escape_theme_text"](None, "index", "page.html", context, None)
+    assert context["docstitle"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; x"
+    assert isinstance(context["docstitle"], Markup)
+    assert context["pagetitle"] == "&lt;img src=x onerror=alert(1)&gt;"
+    assert context["root_title"] == "<b>ours</b>" and context["other"] == IMG  # Markup is left alone, others too
+    # as the theme prints it: raw (navbar), inside an attribute (logo alt) and through |e (<title>)
+    page = Environment().from_string('<p>{{ docstitle }}</p><img alt="{{ "%s - Home" % docstitle }}">'
+                                     "<title>{{ docstitle|e }}</title>").render(context)
+    assert page.count("&lt;script&gt;") == 3 and "<script>" not in page and "&amp;lt;" not in page
