@@ -9,19 +9,32 @@ of /etc/passwd anywhere. Fast tests cover the escaping helpers, the PDF's URL fe
 
 from __future__ import annotations
 
+import functools
+import html
+import http.server
+import re
 import string
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segmentation.params import Params, load_params
+from segmentation.pipeline import run
+from segmentation.report.build import ReportPaths, build_report
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
 
-from .conftest import ROOT
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
@@ -267,3 +280,239 @@ def test_site_conf_escapes_the_theme_text_once() -> None:
     page = Environment().from_string('<p>{{ docstitle }}</p><img alt="{{ "%s - Home" % docstitle }}">'
                                      "<title>{{ docstitle|e }}</title>").render(context)
     assert page.count("&lt;script&gt;") == 3 and "<script>" not in page and "&amp;lt;" not in page
+
+
+# --- one report built from hostile data and params --------------------------------------------------------------
+
+
+def _hostile_csv(source: Path, folder: Path) -> Path:
+    """The small customer file with payloads in the text fields the report shows, named with a payload."""
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    recency = pd.to_datetime(frame["last_purchase_date"]).rank(method="first", ascending=False)
+    third = len(frame) / 3
+    # recent buyers (Top, New), the middle and the lapsed (At Risk, Dormant) get different top categories
+    frame["favorite_category"] = [
+        ATTACH if r <= third else (FILE_IMAGE + RAW_BLOCK if r <= 2 * third else f"{IMG} {JS_LINK}")
+        for r in recency]
+    for step, payload in ((7, MATH), (11, RAW_ROLE + LITERALINCLUDE), (13, "Home & Garden")):
+        frame.loc[frame.index % step == 0, "favorite_category"] = payload
+    frame.loc[frame.index % 5 == 0, "device_type"] = IMG
+    frame.loc[frame.index % 9 == 0, "gender"] = JS_LINK + INCLUDE
+    frame.loc[frame.index % 17 == 0, "country"] = FILE_IMAGE
+    frame.loc[frame.index % 3 == 0, "city"] = ATTACH + INCLUDE
+    frame.loc[[4, 8], "age"] = "150"  # out of range: flagged and kept, so the rows are quality examples
+    path = folder / "customers ` {raw}`html`<img src=x onerror=alert(1)>` `.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _hostile_params(folder: Path, csv: Path) -> Path:
+    """params/default.yaml with payloads in the title and in every segment text."""
+    raw = yaml.safe_load((ROOT / "params" / "default.yaml").read_text(encoding="utf-8"))
+    raw.update(input=str(csv), mart_dir=str(folder / "mart"),
+               title=f"Payload {SCRIPT_TITLE} & {RAW_ROLE} {JS_LINK} \\ *x*")
+    top, at_risk, new, dormant = raw["segments"]
+    top["name"] = f"Top {IMG}{INCLUDE}"
+    top["risks"][0] = f"Risk {ATTACH}{LITERALINCLUDE}"
+    at_risk["name"] = f"At Risk {JS_LINK} {FILE_IMAGE}"
+    at_risk["description"] = f"Lapsed {RAW_BLOCK} {RAW_ROLE}"
+    new["description"] = f"New {ATTACH}{LITERALINCLUDE}"
+    new["actions"][0] = f"Recommend from the favourite category {IMG}{INCLUDE}"
+    dormant["risks"] = [f"{IMG}{INCLUDE}", RAW_ROLE]
+    raw["fallback"]["name"] = f"Steady {RAW_ROLE}"
+    for seg in raw["segments"]:
+        seg["actions"][-1] += " (by favourite category)"  # every page states its top category
+    path = folder / "hostile ` <img src=x onerror=alert(1)> `.yaml"  # no braces: papermill formats paths
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class HostileReport:
+    """The report built from the hostile customer file and params."""
+
+    params: Params
+    paths: ReportPaths
+    root: Path
+
+    @property
+    def site(self) -> Path:
+        """The published site."""
+        return self.paths.site_index.parent
+
+    def pages(self) -> list[Path]:
+        """The site's pages."""
+        return sorted(p for p in self.site.rglob("*.html") if "_static" not in p.relative_to(self.site).parts)
+
+
+@pytest.fixture(scope="module")
+def hostile(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> HostileReport:
+    """The report of the hostile inputs, built cold."""
+    folder = tmp_path_factory.mktemp("hostile")
+    params = load_params(_hostile_params(folder, _hostile_csv(small_csv, folder)))
+    run(params)
+    root = folder / "out"
+    paths = build_report(params, progress=lambda _line: None, root=root)
+    return HostileReport(params, paths, root)
+
+
+class _Elements(HTMLParser):
+    """Every start tag of a page with its attributes, and the page's text."""
+
+    def __init__(self) -> None:
+        """Nothing seen yet."""
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Record the tag."""
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        """Record the text."""
+        self.text.append(data)
+
+
+def _elements(page: Path) -> _Elements:
+    """The parsed page."""
+    parser = _Elements()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def _article(page: Path) -> tuple[str, str]:
+    """The text of a page's H1 and of its whole article, as a reader sees them."""
+    body = re.search(r'<article class="bd-article">(.*?)</article>', page.read_text(encoding="utf-8"), re.S).group(1)
+    title = re.search(r"<h1>(.*?)<a class=\"headerlink\"", body, re.S).group(1)
+    parser = _Elements()
+    parser.feed(body)
+    return shown(html.unescape(title)), shown(" ".join(parser.text))
+
+
+def _segment_page(report: HostileReport, segment_id: str) -> Path:
+    """The page of one segment."""
+    return next((report.site / "chapters").glob(f"05_segment_*_{segment_id}.html"))
+
+
+@pytest.mark.slow
+def test_no_payload_becomes_an_element_or_attribute_in_the_site(hostile: HostileReport) -> None:
+    found = []
+    for page in hostile.pages():
+        for tag, attrs in _elements(page).tags:
+            where = f"{page.relative_to(hostile.site)}: <{tag} {attrs}>"
+            if any(name.startswith("on") for name in attrs):
+                found.append(where)
+            if attrs.get("src") == "x" or "attachment" in (attrs.get("rel") or ""):
+                found.append(where)
+            if (attrs.get("href") or attrs.get("src") or "").lower().startswith(("javascript:", "file:")):
+                found.append(where)
+        text = page.read_text(encoding="utf-8")
+        assert "alert(1)</script>" not in text.replace("&lt;script&gt;alert(1)&lt;/script&gt;", "")
+    assert not found, found[:5]
+
+
+@pytest.mark.slow
+def test_every_markdown_output_of_every_chapter_is_text(hostile: HostileReport) -> None:
+    import nbformat
+
+    chapters = sorted((hostile.root / "build" / "report" / hostile.params.name / "chapters").glob("*.ipynb"))
+    assert len(chapters) == 7 + len(hostile.params.all_segments)  # seven chapters and the segments (no migration)
+    for path in chapters:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":  # MyST: only the template's headings and text, and the retitled H1
+                assert not [t for t in _markup_tokens(cell.source) if not t.startswith("heading_")], path.name
+            for output in cell.get("outputs", []):
+                source = output.get("data", {}).get("text/markdown")
+                if source:
+                    found = [t for t in _markup_tokens(source) if not t.startswith("fence 'yaml'")]
+                    assert not found, (path.name, found)
+
+
+@pytest.mark.slow
+def test_nothing_of_etc_passwd_is_in_the_site_or_the_pdf(hostile: HostileReport) -> None:
+    for path in hostile.root.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".js", ".txt", ".md", ".ipynb", ".json", ".svg"):
+            assert PASSWD not in path.read_text(encoding="utf-8", errors="replace"), path
+    pdf_text = subprocess.run(["pdftotext", str(hostile.paths.pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    assert PASSWD not in pdf_text
+
+
+@pytest.mark.slow
+def test_the_pdf_embeds_no_attachment_and_shows_the_payloads_as_text(hostile: HostileReport) -> None:
+    listing = subprocess.run(["pdfdetach", "-list", str(hostile.paths.pdf)], capture_output=True, text=True,
+                             check=True).stdout
+    assert listing.strip() == "0 embedded files", listing
+    pdf_text = subprocess.run(["pdftotext", str(hostile.paths.pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    text = shown(pdf_text).replace(" ", "")  # compared without whitespace: lines wrap anywhere
+    for value in (hostile.params.title, ATTACH, IMG, JS_LINK, FILE_IMAGE, RAW_ROLE, INCLUDE, RAW_BLOCK,
+                  LITERALINCLUDE, f"Top {IMG}{INCLUDE}", f"top category {ATTACH}", f"top category {IMG} {JS_LINK}"):
+        assert "".join(value.split()) in text, value
+    before_appendix = text.split("Paramsused")[0]  # the appendix shows the params file's YAML as it is
+    title = "".join(hostile.params.title.split())
+    assert not re.search(r"\\[!-/:-@[-`{-~]", before_appendix.replace(title, "")), "stray escapes"
+
+
+@pytest.mark.slow
+def test_segment_pages_show_names_descriptions_and_top_categories_as_text(hostile: HostileReport) -> None:
+    h1, top = _article(_segment_page(hostile, "top"))
+    assert h1 == flat(f"Top {IMG}{INCLUDE}")  # the segment name, whole, as the page title
+    assert f"top category {ATTACH}" in top
+    h1, new = _article(_segment_page(hostile, "new"))
+    assert h1 == "New Customers" and flat(f"New {ATTACH}{LITERALINCLUDE}") in new
+    assert flat(f"favourite category {IMG}{INCLUDE}") in new
+    h1, at_risk = _article(_segment_page(hostile, "at_risk"))
+    assert h1 == flat(f"At Risk {JS_LINK} {FILE_IMAGE}") and flat(f"Lapsed {RAW_BLOCK} {RAW_ROLE}") in at_risk
+    assert f"top category {IMG} {JS_LINK}" in at_risk
+    h1, index = _article(hostile.paths.site_index)
+    assert h1 == flat(hostile.params.title) and "hostile ` <img src=x onerror=alert(1)> `.yaml" in index
+    assert not re.search(r"\\[!-/:-@[-`{-~]", index.replace(h1, "")), "stray escapes in the index's own words"
+
+
+@pytest.fixture(scope="module")
+def hostile_url(hostile: HostileReport) -> Iterator[str]:
+    """The hostile site served from 127.0.0.1."""
+    handler = functools.partial(_Quiet, directory=str(hostile.site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with served(server, "hostile-site-server") as url:
+        yield url
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """No request log."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
+        """Log nothing."""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_no_page_runs_a_payload_in_a_real_browser(hostile: HostileReport, hostile_url: str) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    requests: list[str] = []
+    pages = [p.relative_to(hostile.site).as_posix() for p in hostile.pages()]
+    title = flat(hostile.params.title)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = chromium.new_page(viewport={"width": 1360, "height": 900})
+            page.on("dialog", lambda dialog: (dialogs.append(f"{page.url}: {dialog.message}"), dialog.dismiss()))
+            page.on("request", lambda req: requests.append(req.url))
+            for name in pages:
+                page.goto(hostile_url + name, wait_until="load")
+                time.sleep(0.05)
+                assert title in page.title(), name
+                assert page.locator(".navbar-brand .logo__title").first.inner_text().strip() == title
+            page.goto(hostile_url + "search.html?q=payload", wait_until="load")
+            page.wait_for_timeout(500)
+        finally:
+            chromium.close()
+    assert not dialogs, dialogs
+    assert not [u for u in requests if not u.startswith((hostile_url, "data:", "blob:"))], requests
+    assert not [u for u in requests if u.endswith("/x") or "passwd" in u], requests
