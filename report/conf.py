@@ -41,3 +41,24 @@ html_theme_options = {
     "secondary_sidebar_items": [],  # the page's own contents column would leave tables too little width
     "footer_content_items": [],  # no author/copyright boilerplate under every page
 }
+
+# The theme prints some text values into HTML unescaped: the site title (`docstitle`: navbar, search page) and
+# the text of page titles (`root_title`, `pagetitle`: the sidebar's home link, the print header). The title comes
+# from the params and page titles from segment names, so each is escaped here, once: as markupsafe.Markup, a
+# template's own `|e` leaves it as it is. The search index gets titles as text, and its script escapes them.
+THEME_TEXT = ("docstitle", "shorttitle", "project", "root_title", "pagetitle", "page_description")
+
+
+def _escape_theme_text(app, pagename, templatename, context, doctree):  # noqa: ANN001, ANN202, ARG001 - Sphinx's
+    """Escape the theme's raw text values (after the theme has set them)."""
+    from markupsafe import Markup, escape
+
+    for key in THEME_TEXT:
+        value = context.get(key)
+        if isinstance(value, str) and not isinstance(value, Markup):
+            context[key] = escape(value)
+
+
+def setup(app):  # noqa: ANN001, ANN201 - Sphinx's extension hook
+    """Register the escaping of the theme's text, after sphinx-book-theme's own page-context handlers."""
+    app.connect("html-page-context", _escape_theme_text, priority=900)

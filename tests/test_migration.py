@@ -50,6 +50,7 @@ from segmentation.report.chapters import (
     execute_chapters,
     plan_chapters,
 )
+from segmentation.report.escape import Md, md_text
 
 from .conftest import ROOT, params_copy
 
@@ -421,8 +422,8 @@ def test_report_heatmap_and_tables(snapshots: Snapshots, changed_flows: pd.DataF
     before = read_mart(snapshots.before.mart_dir).customers["segment_id"].value_counts()
     names = {seg.name: seg.id for seg in snapshots.changed.all_segments}
     assert all(before.get(names[row.Segment], 0) == row.Before for row in sizes.itertuples())
-    assert "as of 2026-10-30" in report_migration.method(ctx).text
-    assert report_migration.headline(ctx).text.startswith(f"Between **{R1.isoformat()}** and **{R2.isoformat()}**")
+    assert f"as of {md_text('2026-10-30')}" in report_migration.method(ctx).text  # Markdown: values escaped
+    assert report_migration.headline(ctx).text.startswith(Md("Between **{}** and **{}**").format(R1, R2))
 
 
 @pytest.mark.slow
@@ -435,7 +436,7 @@ def test_migration_chapter_executes_without_errors(snapshots: Snapshots, grown_f
     nb = nbformat.read(run_.notebook, as_version=4)
     outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
-    assert nb.cells[0].source == f"# What changed since {R1.isoformat()}"
+    assert nb.cells[0].source == f"# {md_text(f'What changed since {R1.isoformat()}')}"  # MyST: the title is text
     figures = [o["metadata"]["segmentation"]["figure"] for o in outputs if "segmentation" in o.get("metadata", {})]
     assert figures == ["segment-migration"]
     assert execute_chapters([chapter], params=snapshots.grown, mart_dir=snapshots.grown.mart_dir, out_dir=tmp_path,

@@ -35,6 +35,7 @@ from segmentation.report.chapters import (
 )
 from segmentation.report.display import Table
 from segmentation.report.errors import SiteBuildError
+from segmentation.report.escape import Md, md_code
 from segmentation.report.pdf import PdfMeta, build_pdf
 from segmentation.report.site import (
     REPORT_DIR,
@@ -215,11 +216,11 @@ def _segments_at_a_glance(summary: pd.DataFrame, runs: list[ChapterRun]) -> str:
     return table._repr_html_()
 
 
-def _lead(params: Params, insights: dict, manifest: dict) -> str:
-    """The index page's first paragraph: what this report covers."""
-    return (
-        f"Customer segmentation of **{fmt.count(insights['customers'])} customers** "
-        f"({fmt.money(insights['revenue'])} lifetime revenue) as of **{manifest.get('reference_date')}**, "
-        f"with the segment rules in `{params.path.name}`. Start with the executive summary; each segment has its "
-        "own profile; the findings close with recommendations and the run's parameters."
-    )
+def _lead(params: Params, insights: dict, manifest: dict) -> Md:
+    """The index page's first paragraph (MyST): what this report covers."""
+    return Md(
+        "Customer segmentation of **{customers} customers** ({revenue} lifetime revenue) as of **{date}**, with the "
+        "segment rules in {file}. Start with the executive summary; each segment has its own profile; the findings "
+        "close with recommendations and the run's parameters."
+    ).format(customers=fmt.count(insights["customers"]), revenue=fmt.money(insights["revenue"]),
+             date=manifest.get("reference_date"), file=md_code(params.path.name))

@@ -28,6 +28,7 @@ import segmentation
 from segmentation.mart import MART_FILES, file_sha256
 from segmentation.params import Params
 from segmentation.report.errors import ChapterFailedError
+from segmentation.report.escape import md_text
 from segmentation.report.figures import segment_slug
 
 PACKAGE_DIR = Path(segmentation.__file__).resolve().parent
@@ -119,6 +120,7 @@ CHAPTER_SOURCES = (
     "__init__.py", "errors.py", "params.py", "rules.py", "mart.py", "migration.py", "stats.py",
     "report/__init__.py", "report/errors.py", "report/context.py", "report/display.py", "report/figures.py",
     "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py", "report/migration.py",
+    "report/escape.py",
 )
 
 
@@ -328,14 +330,14 @@ def _figure_alt(cell: nbformat.NotebookNode) -> str | None:
 
 
 def _retitle(nb: nbformat.NotebookNode, title: str) -> None:
-    """Replace the first H1 of the notebook with `title`."""
+    """Replace the first H1 of the notebook with `title`, as text (a segment name is never MyST)."""
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         lines = cell.source.splitlines()
         for i, line in enumerate(lines):
             if line.startswith("# "):
-                lines[i] = f"# {title}"
+                lines[i] = f"# {md_text(title)}"
                 cell.source = "\n".join(lines)
                 return
 

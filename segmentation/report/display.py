@@ -1,18 +1,20 @@
 """Report blocks that show themselves in a notebook: an HTML table and a Markdown paragraph.
 
 Tables are real HTML tables (in the site and the PDF), rendered the same way every time (no random ids), and
-keep their data in `.frame` so tests can check the values.
+keep their data in `.frame` so tests can check the values. Every cell, header and caption is escaped text on one
+line; a Markdown block is Markdown only when it is `Md` (built from a template that escapes its values).
 """
 
 from __future__ import annotations
 
 import functools
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from segmentation.report.escape import Md, css_color, html_text, md_text
 
 Formatter = Callable[[Any], str]
 
@@ -42,30 +44,30 @@ class Table:
         if isinstance(value, (list, tuple)):
             if not value:
                 return ""
-            return "<ul>" + "".join(f"<li>{html.escape(str(v))}</li>" for v in value) + "</ul>"
-        return html.escape(self.cell_text(column, value))
+            return "<ul>" + "".join(f"<li>{html_text(v)}</li>" for v in value) + "</ul>"
+        return html_text(self.cell_text(column, value))
 
     def _repr_html_(self) -> str:
-        """The table as HTML; the first column carries the row's colour swatch when colours are given."""
+        """The table as HTML on one line; the first column carries the row's colour swatch when colours are given."""
         numeric = {c for c in self.frame.columns if pd.api.types.is_numeric_dtype(self.frame[c].dtype)}
         numeric |= set(self.numeric)
         classes = " ".join(filter(None, ["report-table", self.css_class]))
         parts = [f'<table class="{classes}">']
         if self.caption:
-            parts.append(f"<caption>{html.escape(self.caption)}</caption>")
+            parts.append(f"<caption>{html_text(self.caption)}</caption>")
         parts.append("<thead><tr>")
         for col in self.frame.columns:
             align = ' class="num"' if col in numeric else ""
-            parts.append(f"<th{align}>{html.escape(str(col))}</th>")
+            parts.append(f"<th{align}>{html_text(col)}</th>")
         parts.append("</tr></thead><tbody>")
         for i, row in enumerate(self.frame.itertuples(index=False)):
             parts.append("<tr>")
             for j, (col, value) in enumerate(zip(self.frame.columns, row)):
                 text = self._cell_html(col, value)
                 if j == 0 and self.row_links is not None and self.row_links[i]:
-                    text = f'<a href="{html.escape(self.row_links[i])}">{text}</a>'
-                if j == 0 and self.row_colors is not None and self.row_colors[i]:
-                    color = html.escape(self.row_colors[i])
+                    text = f'<a href="{html_text(self.row_links[i])}">{text}</a>'
+                color = css_color(self.row_colors[i]) if j == 0 and self.row_colors is not None else None
+                if color:
                     text = f'<span class="swatch" style="background-color: {color}"></span>{text}'
                 align = ' class="num"' if col in numeric else ""
                 parts.append(f"<td{align}>{text}</td>")
@@ -81,9 +83,17 @@ class Table:
 
 @dataclass(frozen=True)
 class Markdown:
-    """A block of Markdown text (no headings: those belong to the chapter template)."""
+    """A block of Markdown (no headings: those belong to the chapter template).
+
+    Only `Md` is Markdown; any other text is shown as text (escaped), so a value can never become markup.
+    """
 
     text: str
+
+    def __post_init__(self) -> None:
+        """Escape text that is not Md."""
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", Md(md_text(self.text)))
 
     def _repr_markdown_(self) -> str:
         """The Markdown, for notebook display."""
@@ -94,7 +104,7 @@ class Markdown:
         return self.text
 
 
-NO_ATTRIBUTES = "*No customer attributes: the mart was built from orders without a customer file.*"
+NO_ATTRIBUTES = Md("*No customer attributes: the mart was built from orders without a customer file.*")
 
 
 def needs_attributes(build: Callable[..., Any]) -> Callable[..., Any]:

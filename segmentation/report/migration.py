@@ -18,6 +18,7 @@ from segmentation.migration import LAPSED, NEW, Migration, command_hint, read_mi
 from segmentation.report import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown, Table
+from segmentation.report.escape import Md, md_code
 from segmentation.report.figures import INK, ReportFigure, new_figure, render, styled
 
 NEW_COLOR = LAPSED_COLOR = "#4D4D4D"  # the pseudo-segments: neutral dark grey, italic labels
@@ -69,19 +70,21 @@ def headline(ctx: ReportContext) -> Markdown:
     mig = load(ctx)
     t = mig.info["totals"]
     stay = t["stayed"] / t["matched"] if t["matched"] else float("nan")
-    lines = [(
-        f"Between **{mig.before_date}** and **{mig.after_date}** the customer base went from "
-        f"**{fmt.count(t['customers_before'])}** to **{fmt.count(t['customers_after'])} customers**. "
-        f"Of the {fmt.count(t['matched'])} customers in both snapshots, **{fmt.count(t['stayed'])} "
-        f"({fmt.share(stay)})** are in the same segment and **{fmt.count(t['moved'])}** moved to another; "
-        f"**{fmt.count(t['new'])}** customers are new and **{fmt.count(t['lapsed'])}** are no longer in the file."
-    )]
+    lines = [Md(
+        "Between **{before}** and **{after}** the customer base went from **{customers_before}** to "
+        "**{customers_after} customers**. Of the {matched} customers in both snapshots, **{stayed} ({stay})** are "
+        "in the same segment and **{moved}** moved to another; **{new}** customers are new and **{lapsed}** are no "
+        "longer in the file."
+    ).format(before=mig.before_date, after=mig.after_date, customers_before=fmt.count(t["customers_before"]),
+             customers_after=fmt.count(t["customers_after"]), matched=fmt.count(t["matched"]),
+             stayed=fmt.count(t["stayed"]), stay=fmt.share(stay), moved=fmt.count(t["moved"]),
+             new=fmt.count(t["new"]), lapsed=fmt.count(t["lapsed"]))]
     if mig.info.get("top_movements"):
-        lines.append(f"The largest movement by revenue: {mig.info['top_movements'][0]['sentence']}")
+        lines.append(Md("The largest movement by revenue: {}").format(mig.info["top_movements"][0]["sentence"]))
     if not mig.current:
-        lines.append(f"*This comparison was computed for an earlier build of the mart; rerun "
-                     f"`{command_hint(ctx.mart.path)}`.*")
-    return Markdown("\n\n".join(lines))
+        lines.append(Md("*This comparison was computed for an earlier build of the mart; rerun {}.*")
+                     .format(md_code(command_hint(ctx.mart.path))))
+    return Markdown(Md("\n\n").join(lines))
 
 
 @styled
@@ -199,15 +202,17 @@ def method(ctx: ReportContext, before_mart_dir: str = "") -> Markdown:
     ambiguous = mig.info.get("ambiguous_customers") or {}
     shared = sum(ambiguous.values())
     lines = [
-        (f"This mart (as of {mig.after_date}) was compared with the snapshot in `{folder}` (as of "
-         f"{mig.before_date}, {fmt.count(before['customers'])} customers, params "
-         f"`{(before.get('params') or {}).get('name')}`). Customers were matched {MATCH_WORDS[mig.info['match']]}."),
-        ("Both snapshots score recency against their own reference date and draw score cut-offs from their own "
-         "customers, so a customer can change segment without changing behaviour when the rest of the base moves. "
-         "Revenue is lifetime spend as recorded in each snapshot: for customers in both, revenue after minus "
-         "revenue before is what they spent in between."),
+        Md("This mart (as of {after}) was compared with the snapshot in {folder} (as of {before}, {customers} "
+           "customers, params {params}). Customers were matched {match}.").format(
+            after=mig.after_date, folder=md_code(folder), before=mig.before_date,
+            customers=fmt.count(before["customers"]), params=md_code((before.get("params") or {}).get("name")),
+            match=MATCH_WORDS[mig.info["match"]]),
+        Md("Both snapshots score recency against their own reference date and draw score cut-offs from their own "
+           "customers, so a customer can change segment without changing behaviour when the rest of the base moves. "
+           "Revenue is lifetime spend as recorded in each snapshot: for customers in both, revenue after minus "
+           "revenue before is what they spent in between."),
     ]
     if shared:
-        lines.append(f"{fmt.count(ambiguous.get('before', 0))} customers before and "
-                     f"{fmt.count(ambiguous.get('after', 0))} after share their match key with another customer.")
-    return Markdown("\n\n".join(lines))
+        lines.append(Md("{} customers before and {} after share their match key with another customer.").format(
+            fmt.count(ambiguous.get("before", 0)), fmt.count(ambiguous.get("after", 0))))
+    return Markdown(Md("\n\n").join(lines))

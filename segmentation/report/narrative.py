@@ -1,4 +1,8 @@
-"""The report's sentences: Markdown blocks built from the mart's numbers (headings stay in the chapter templates)."""
+"""The report's sentences: Markdown blocks built from the mart's numbers (headings stay in the chapter templates).
+
+Every block is an `Md` template whose fields are escaped to text (segmentation.report.escape): names, descriptions,
+actions and risks from the params and categories from the customer file can never become markup.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pandas as pd
 from segmentation.report import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown
+from segmentation.report.escape import Md, md_code, md_code_block
 from segmentation.report.recommend import recommendations
 
 
@@ -16,11 +21,11 @@ def headline(ctx: ReportContext) -> Markdown:
     """The run in one paragraph: customers, revenue, reference date, segments."""
     ins = ctx.mart.insights
     live = int((ctx.summary["customers"] > 0).sum())
-    return Markdown(
-        f"**{fmt.count(ins['customers'])} customers** with **{fmt.money(ins['revenue'])}** of lifetime revenue, "
-        f"scored on recency, frequency and monetary value as of **{ctx.reference_date}** and split into "
-        f"**{live} segments** by the rules in `{ctx.params.path.name}`."
-    )
+    return Markdown(Md(
+        "**{customers} customers** with **{revenue}** of lifetime revenue, scored on recency, frequency and "
+        "monetary value as of **{date}** and split into **{live} segments** by the rules in {file}."
+    ).format(customers=fmt.count(ins["customers"]), revenue=fmt.money(ins["revenue"]), date=ctx.reference_date,
+             live=live, file=md_code(ctx.params.path.name)))
 
 
 def key_insights(ctx: ReportContext) -> Markdown:
@@ -30,11 +35,11 @@ def key_insights(ctx: ReportContext) -> Markdown:
         numbers = insight_numbers(item.get("numbers", {}))
         title = item["title"].rstrip()
         title += "" if title.endswith((".", ":", "!", "?")) else "."
-        line = f"{i}. **{title}** {item['sentence']}"
+        line = Md("{}. **{}** {}").format(i, title, item["sentence"])
         if numbers:
-            line += f"  \n   *Numbers:* {numbers}"
+            line += Md("  \n   *Numbers:* {}").format(numbers)
         items.append(line)
-    return Markdown("\n".join(items))
+    return Markdown(Md("\n").join(items))
 
 
 def insight_numbers(numbers: dict[str, Any]) -> str:
@@ -81,44 +86,47 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
     dropped = q["rows_in"] - q["rows_out"]
     orders = q.get("orders")
     if orders:
-        attributes = (f"attributes from the customer file `{_file_name(q['input'])}`" if q["input"]
-                      else "no customer file, so only purchases are known (no age, country or subscription)")
+        attributes = ("no customer file, so only purchases are known (no age, country or subscription)"
+                      if not q["input"] else
+                      Md("attributes from the customer file {}").format(md_code(_file_name(q["input"]))))
         visits = "distinct order ids" if orders["frequency"] == "orders" else "distinct purchase days (no order id)"
-        lines = [
-            f"The orders table `{_file_name(orders['path'])}` ({fmt.count(orders['files'])} file(s)) had "
-            f"**{fmt.count(orders['rows_in'])} rows**; **{fmt.count(orders['rows_out'])}** were counted. They roll "
-            f"up into **{fmt.count(q['rows_in'])} customers** (frequency = {visits}), with {attributes}; "
-            f"**{fmt.count(q['rows_out'])}** customers reached the mart. "
-            f"{len(q['checks'])} checks ran; {len(found)} found something.",
-        ]
+        lines = [Md(
+            "The orders table {file} ({files} file(s)) had **{rows_in} rows**; **{rows_out}** were counted. They "
+            "roll up into **{customers_in} customers** (frequency = {visits}), with {attributes}; **{customers_out}** "
+            "customers reached the mart. {checks} checks ran; {found} found something."
+        ).format(file=md_code(_file_name(orders["path"])), files=fmt.count(orders["files"]),
+                 rows_in=fmt.count(orders["rows_in"]), rows_out=fmt.count(orders["rows_out"]),
+                 customers_in=fmt.count(q["rows_in"]), visits=visits, attributes=attributes,
+                 customers_out=fmt.count(q["rows_out"]), checks=len(q["checks"]), found=len(found))]
         if orders.get("customers_without_orders"):
-            lines.append(f"\n{fmt.count(orders['customers_without_orders'])} customers of the customer file have "
-                         "no counted order and are not in the mart.")
+            lines.append(Md("\n{} customers of the customer file have no counted order and are not in the mart.")
+                         .format(fmt.count(orders["customers_without_orders"])))
     else:
-        lines = [
-            f"The customer file `{_file_name(q['input'])}` had **{fmt.count(q['rows_in'])} rows**; "
-            f"**{fmt.count(q['rows_out'])}** reached the mart (**{fmt.count(dropped)} dropped**). "
-            f"{len(q['checks'])} checks ran; {len(found)} found something.",
-        ]
+        lines = [Md(
+            "The customer file {file} had **{rows_in} rows**; **{rows_out}** reached the mart (**{dropped} dropped**). "
+            "{checks} checks ran; {found} found something."
+        ).format(file=md_code(_file_name(q["input"])), rows_in=fmt.count(q["rows_in"]),
+                 rows_out=fmt.count(q["rows_out"]), dropped=fmt.count(dropped), checks=len(q["checks"]),
+                 found=len(found))]
     lines += [
-        "",
-        f"- **Duplicated customer ids:** {fmt.count(dup['ids'])} ids are used by {fmt.count(dup['rows'])} rows. "
-        "Every customer got a new unique id (`C000001`…, in order of first purchase); the file's id is kept as "
-        "`source_customer_id`, so no customer is merged or lost.",
+        Md(""),
+        Md("- **Duplicated customer ids:** {} ids are used by {} rows. Every customer got a new unique id "
+           "(`C000001`…, in order of first purchase); the file's id is kept as `source_customer_id`, so no "
+           "customer is merged or lost.").format(fmt.count(dup["ids"]), fmt.count(dup["rows"])),
     ]
     for check in found:
         if check["id"] == "duplicate_ids":
             continue
-        lines.append(f"- **{check['id']}** ({check['description']}): {fmt.count(check['count'])} rows, "
-                     f"policy *{check['policy']}* → {check['action']}.")
-    return Markdown("\n".join(lines))
+        lines.append(Md("- **{}** ({}): {} rows, policy *{}* → {}.").format(
+            check["id"], check["description"], fmt.count(check["count"]), check["policy"], check["action"]))
+    return Markdown(Md("\n").join(lines))
 
 
-def _frequency_words(ctx: ReportContext) -> str:
+def _frequency_words(ctx: ReportContext) -> Md | str:
     """How the number of orders was counted: from an orders table, or recovered from the customer file's totals."""
     orders = ctx.mart.quality.get("orders")
     if not orders:
-        return "number of orders, `max(1, round(total spent ÷ average order value))`"
+        return Md("number of orders, `max(1, round(total spent ÷ average order value))`")
     if orders["frequency"] == "orders":
         return "number of distinct orders (order ids) in the orders table"
     return "number of distinct days with a purchase (the orders table has no order id)"
@@ -132,17 +140,17 @@ def _file_name(path: str) -> str:
 def rfm_definitions(ctx: ReportContext) -> Markdown:
     """What R, F and M mean in this run and how scores are given."""
     bins = ctx.params.bins
-    return Markdown(
-        f"- **Recency (R)**: days from the last purchase to the reference date **{ctx.reference_date}**; "
-        "fewer days is better.\n"
-        f"- **Frequency (F)**: {_frequency_words(ctx)}.\n"
+    return Markdown(Md(
+        "- **Recency (R)**: days from the last purchase to the reference date **{date}**; fewer days is better.\n"
+        "- **Frequency (F)**: {frequency}.\n"
         "- **Monetary (M)**: total spent over the customer's lifetime.\n\n"
-        f"Each measure is cut at its quantiles into **{bins} scores**, 1 (worst) to {bins} (best; for recency the "
-        f"most recent). The cut-offs below are the values at k/{bins} of the distribution. A customer's RFM code is "
-        f"the three scores (e.g. `{bins}{bins}{bins}` = best on all three). The rules are evaluated top to bottom; "
-        "the first rule whose three ranges contain the customer's scores names the segment, and customers no rule "
-        f"matches fall to **{ctx.params.fallback.name}**."
-    )
+        "Each measure is cut at its quantiles into **{bins} scores**, 1 (worst) to {bins} (best; for recency the "
+        "most recent). The cut-offs below are the values at k/{bins} of the distribution. A customer's RFM code is "
+        "the three scores (e.g. {best} = best on all three). The rules are evaluated top to bottom; the first rule "
+        "whose three ranges contain the customer's scores names the segment, and customers no rule matches fall to "
+        "**{fallback}**."
+    ).format(date=ctx.reference_date, frequency=_frequency_words(ctx), bins=bins, best=md_code(f"{bins}" * 3),
+             fallback=ctx.params.fallback.name))
 
 
 def segment_headline(ctx: ReportContext, segment_id: str) -> Markdown:
@@ -151,22 +159,24 @@ def segment_headline(ctx: ReportContext, segment_id: str) -> Markdown:
     seg = ctx.segment(segment_id)
     rule = ("every customer no earlier rule matches (the fallback)" if seg.is_fallback else
             f"R {fmt.score_span(seg.r)}, F {fmt.score_span(seg.f)}, M {fmt.score_span(seg.m)} (precedence {int(row['precedence'])})")
-    return Markdown(f"{seg.description}\n\n*Rule:* {rule}.")
+    return Markdown(Md("{}\n\n*Rule:* {}.").format(seg.description, rule))
 
 
 def segment_size(ctx: ReportContext, segment_id: str) -> Markdown:
     """The segment's size, revenue and shares, and its average customer."""
     row = ctx.summary_row(segment_id)
     if row["customers"] == 0:
-        return Markdown("**No customers** fall in this segment in this run.")
+        return Markdown(Md("**No customers** fall in this segment in this run."))
     attributes = (f"; {fmt.share(row['premium_rate'])} are premium subscribers and "
                   f"{fmt.share(row['opt_in_rate'])} opted in to marketing" if ctx.has_attributes else "")
-    return Markdown(
-        f"**{fmt.count(row['customers'])} customers** ({fmt.share(row['customer_share'])} of all customers) with "
-        f"**{fmt.money(row['revenue'])}** of revenue ({fmt.share(row['revenue_share'])} of all revenue). "
-        f"On average they spent {fmt.money(row['avg_monetary'])} over {row['avg_frequency']:.1f} orders and last "
-        f"bought {row['avg_recency_days']:,.0f} days before the reference date{attributes}."
-    )
+    return Markdown(Md(
+        "**{customers} customers** ({customer_share} of all customers) with **{revenue}** of revenue "
+        "({revenue_share} of all revenue). On average they spent {spend} over {orders:.1f} orders and last bought "
+        "{days:,.0f} days before the reference date{attributes}."
+    ).format(customers=fmt.count(row["customers"]), customer_share=fmt.share(row["customer_share"]),
+             revenue=fmt.money(row["revenue"]), revenue_share=fmt.share(row["revenue_share"]),
+             spend=fmt.money(row["avg_monetary"]), orders=row["avg_frequency"], days=row["avg_recency_days"],
+             attributes=attributes))
 
 
 def segment_actions(ctx: ReportContext, segment_id: str) -> Markdown:
@@ -174,12 +184,16 @@ def segment_actions(ctx: ReportContext, segment_id: str) -> Markdown:
     members = ctx.members(segment_id)
     lines = []
     for i, action in enumerate(ctx.segment(segment_id).actions, start=1):
-        lines.append(f"{i}. **{action}**  \n   *Sized:* {action_sizing(action, members, ctx.has_attributes)}")
-    return Markdown("\n".join(lines))
+        lines.append(Md("{}. **{}**  \n   *Sized:* {}").format(
+            i, action, action_sizing(action, members, ctx.has_attributes)))
+    return Markdown(Md("\n").join(lines))
 
 
 def action_sizing(action: str, members: pd.DataFrame, has_attributes: bool = True) -> str:
-    """The audience of an action in numbers: who can be reached, what they are worth, and what the action names."""
+    """The audience of an action in numbers: who can be reached, what they are worth, and what the action names.
+
+    Plain text (it names the segment's top category from the customer file): escaped where it is shown.
+    """
     if members.empty:
         return "no customers in this segment in this run."
     if not has_attributes:  # orders without a customer file: nothing but purchases known
@@ -207,13 +221,13 @@ def action_sizing(action: str, members: pd.DataFrame, has_attributes: bool = Tru
 
 def segment_risks(ctx: ReportContext, segment_id: str) -> Markdown:
     """The params file's risks, then watchouts the data shows (churn risk, reach, tickets, size, flagged rows)."""
-    lines = [f"- {risk}" for risk in ctx.segment(segment_id).risks]
-    lines += [f"- *From the data:* {w}" for w in data_watchouts(ctx, segment_id)]
-    return Markdown("\n".join(lines))
+    lines = [Md("- {}").format(risk) for risk in ctx.segment(segment_id).risks]
+    lines += [Md("- *From the data:* {}").format(w) for w in data_watchouts(ctx, segment_id)]
+    return Markdown(Md("\n").join(lines))
 
 
 def data_watchouts(ctx: ReportContext, segment_id: str) -> list[str]:
-    """Warnings the segment's numbers raise on their own."""
+    """Warnings the segment's numbers raise on their own (plain text)."""
     row = ctx.summary_row(segment_id)
     if row["customers"] == 0:
         return ["the segment is empty in this run; revisit the rules before planning for it."]
@@ -244,18 +258,19 @@ def recommendation_details(ctx: ReportContext) -> Markdown:
     """Each recommendation: its target segments, why they were chosen, what to do, and the audience size."""
     blocks = []
     for i, rec in enumerate(recommendations(ctx), start=1):
-        targets = ", ".join(f"**{ctx.names[sid]}**" for sid in rec.segment_ids)
-        actions = "\n".join(f"   - {a}" for a in rec.actions)
-        blocks.append(
-            f"{i}. **{rec.title}** → {targets}  \n   *Why:* {rec.why}  \n"
-            f"   *Audience:* {fmt.count(rec.customers)} customers, "
-            + (f"{fmt.count(rec.opted_in)} opted in to marketing, " if ctx.has_attributes else "")
-            + f"{fmt.money(rec.revenue)} revenue to date.  \n   *What to do:*\n{actions}"
-        )
-    return Markdown("\n".join(blocks))
+        targets = Md(", ").join(Md("**{}**").format(ctx.names[sid]) for sid in rec.segment_ids)
+        actions = Md("\n").join(Md("   - {}").format(a) for a in rec.actions)
+        opted_in = f"{fmt.count(rec.opted_in)} opted in to marketing, " if ctx.has_attributes else ""
+        blocks.append(Md(
+            "{i}. **{title}** → {targets}  \n   *Why:* {why}  \n   *Audience:* {customers} customers, "
+            "{opted_in}{revenue} revenue to date.  \n   *What to do:*\n{actions}"
+        ).format(i=i, title=rec.title, targets=targets, why=rec.why, customers=fmt.count(rec.customers),
+                 opted_in=opted_in, revenue=fmt.money(rec.revenue), actions=actions))
+    return Markdown(Md("\n").join(blocks))
 
 
 def params_yaml(ctx: ReportContext) -> Markdown:
     """The params file exactly as used, as a YAML code block."""
     text = ctx.params.path.read_text(encoding="utf-8").rstrip("\n")
-    return Markdown(f"`{ctx.params.path.name}` (sha256 `{ctx.params.sha256[:16]}…`):\n\n```yaml\n{text}\n```")
+    return Markdown(Md("{} (sha256 {}):\n\n{}").format(
+        md_code(ctx.params.path.name), md_code(f"{ctx.params.sha256[:16]}…"), md_code_block(text, "yaml")))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from segmentation.report.chapters import PROJECT_DIR, ChapterRun
 from segmentation.report.errors import SiteBuildError
+from segmentation.report.escape import as_md, md_text
 
 REPORT_DIR = PROJECT_DIR / "report"
 SOURCE_FILES = ("conf.py",)
@@ -25,7 +26,7 @@ STATIC_DIR = "_static"
 
 @dataclass(frozen=True)
 class SiteText:
-    """The words of the index page: title, lead paragraph and the segments at a glance (an HTML table)."""
+    """The words of the index page: title (text), lead paragraph (Md, or text) and the segments (an HTML table)."""
 
     title: str
     lead: str
@@ -54,7 +55,11 @@ def write_sources(src: Path, runs: list[ChapterRun], text: SiteText, report_dir:
 
 
 def index_page(runs: list[ChapterRun], text: SiteText, report_dir: Path = REPORT_DIR) -> str:
-    """The index page: title, lead paragraph and one table of contents per part (overview, segments, findings)."""
+    """The index page: title, lead paragraph and one table of contents per part (overview, segments, findings).
+
+    The page is MyST: the title is escaped to text, the lead is Markdown only when it is `Md`, and the segment
+    table (raw HTML) is kept on one line, since a blank line would end the HTML block and the rest be MyST.
+    """
     segments = [r for r in runs if r.chapter.is_segment]
     first = runs.index(segments[0]) if segments else len(runs)
     parts = {
@@ -64,7 +69,8 @@ def index_page(runs: list[ChapterRun], text: SiteText, report_dir: Path = REPORT
     }
     entries = {part: "\n".join(f"chapters/{r.notebook.stem}" for r in items) for part, items in parts.items()}
     template = string.Template((report_dir / "index.md").read_text(encoding="utf-8"))
-    return template.substitute(title=text.title, lead=text.lead, segments=text.segments,
+    return template.substitute(title=md_text(text.title), lead=as_md(text.lead),
+                               segments=" ".join(text.segments.splitlines()),
                                overview=entries["overview"], segment_pages=entries["segments"],
                                findings=entries["findings"])
 
