@@ -44,6 +44,7 @@ ORDER_CHECKS: dict[str, tuple[str, str]] = {
     "unknown_customers": ("drop", "an order's customer id is not in the customer file"),
 }
 ORDER_POLICIES = ("fail", "drop")
+MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1, 100_000
 
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
 DEFAULT_PALETTE = (
@@ -58,6 +59,7 @@ TOP_KEYS = {
     "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy",
     "engine", "segments", "fallback",
 }
+HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,17 @@ def load_params(path: str | Path, *, root: Path | None = None) -> Params:
     """Read, lint and type a params YAML file; relative data paths resolve against `root` (default: cwd)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read params file ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ParamsError(
+            f"{path}: not UTF-8 text: byte 0x{data[exc.start]:02x} at byte position {exc.start} (line {line}) "
+            f"cannot be decoded; save the file as UTF-8"
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -214,11 +224,21 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
     _reject_unknown(path, "premium", premium_raw, {"bootstrap_samples", "confidence", "seed"})
     premium = PremiumParams(
         bootstrap_samples=_int(path, "premium", "bootstrap_samples", premium_raw.get("bootstrap_samples", 1000)),
-        confidence=float(premium_raw.get("confidence", 0.95)),
+        confidence=_number(path, "premium", "confidence", premium_raw.get("confidence", 0.95),
+                           "a number in [0.5, 1), e.g. 0.95"),
         seed=_int(path, "premium", "seed", premium_raw.get("seed", 20261127)),
     )
     if not 0.5 <= premium.confidence < 1:
-        raise ParamsError(f"{path}: premium: key 'confidence' must be in [0.5, 1), got {premium.confidence}")
+        raise ParamsError(
+            f"{path}: premium: key 'confidence' must be a number in [0.5, 1), e.g. 0.95, got {premium.confidence}"
+        )
+    if not MIN_BOOTSTRAP <= premium.bootstrap_samples <= MAX_BOOTSTRAP:
+        raise ParamsError(
+            f"{path}: premium: key 'bootstrap_samples' must be between {MIN_BOOTSTRAP} and {MAX_BOOTSTRAP:,} "
+            f"(e.g. 1000), got {premium.bootstrap_samples}"
+        )
+    if premium.seed < 0:
+        raise ParamsError(f"{path}: premium: key 'seed' must be a whole number ≥ 0, got {premium.seed}")
     privacy = _mapping(path, raw, "privacy")
     _reject_unknown(path, "privacy", privacy, {"export_contacts"})
     export_contacts = privacy.get("export_contacts", False)
@@ -291,9 +311,7 @@ def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: 
             raise ParamsError(f"{path}: {label}: key '{key}' must be a non-empty text")
     actions = _texts(path, label, "actions", item.get("actions"), 2, 3)
     risks = _texts(path, label, "risks", item.get("risks"), 1, 4)
-    color = item.get("color", default_color)
-    if not (isinstance(color, str) and len(color) == 7 and color.startswith("#")):
-        raise ParamsError(f"{path}: {label}: key 'color' must be a hex colour like '#1f77b4', got {color!r}")
+    color = _color(path, label, item.get("color", default_color))
     ranges = {}
     if not fallback:
         for key in ("r", "f", "m"):
@@ -301,6 +319,22 @@ def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: 
     return Segment(
         id=seg_id, name=item["name"].strip(), description=item["description"].strip(),
         actions=actions, risks=risks, color=color, **ranges,
+    )
+
+
+def _color(path: Path, label: str, value: Any) -> str:
+    """A colour safe in CSS, matplotlib and plotly, as '#rrggbb': '#rrggbb' is kept as written, '#rgb' and CSS
+    colour names (steelblue, …) are spelled out."""
+    if isinstance(value, str) and HEX_COLOR.fullmatch(value):
+        return value if len(value) == 7 else "#" + "".join(c * 2 for c in value[1:])
+    if isinstance(value, str) and value.strip():
+        from matplotlib._color_data import CSS4_COLORS  # late: matplotlib is slow to import, names are rare
+
+        if value.strip().lower() in CSS4_COLORS:
+            return CSS4_COLORS[value.strip().lower()]
+    raise ParamsError(
+        f"{path}: {label}: key 'color' must be a hex colour like '#1f77b4' or '#17b', or a CSS colour name like "
+        f"'steelblue', got {value!r}"
     )
 
 
@@ -347,6 +381,25 @@ def _int(path: Path, where: str, key: str, value: Any) -> int:
     if type(value) is not int:
         raise ParamsError(f"{path}: {where}: key '{key}' must be a whole number, got {value!r}")
     return value
+
+
+def _number(path: Path, where: str, key: str, value: Any, expected: str) -> float:
+    """A finite number, whole or not (booleans and quoted text are not numbers here); `expected` says which."""
+    if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
+        hint = ""
+        if isinstance(value, str) and _looks_numeric(value):
+            hint = " (write it unquoted; YAML reads 1e9 as text, 1.0e+9 as a number)"
+        raise ParamsError(f"{path}: {where}: key '{key}' must be {expected}{hint}, got {value!r}")
+    return value
+
+
+def _looks_numeric(text: str) -> bool:
+    """Whether a text would read as a number."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _date(path: Path, value: Any, key: str = "key 'reference_date'") -> dt.date | None:

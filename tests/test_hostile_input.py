@@ -1,0 +1,113 @@
+"""Hostile input: every bad value or setting ends in one `error:` line and exit code 2 with the previous mart kept,
+and nothing implausible slips into a result (a stray date, an unusable number, a flagged row that cannot be kept)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from segmentation.cli import main
+from segmentation.mart import CUSTOMERS, QUALITY
+from segmentation.params import load_params
+from segmentation.pipeline import run
+
+from .conftest import ROOT, params_copy
+from .test_quality import GOOD, customer_file, params_for
+
+DEFAULT = ROOT / "params" / "default.yaml"
+HEADER = ",".join(GOOD) + "\n"
+
+
+@pytest.fixture(scope="module")
+def previous_mart(tmp_path_factory) -> Path:
+    """A mart built from six good rows: every failing case must leave a copy of it byte for byte."""
+    folder = tmp_path_factory.mktemp("previous")
+    run(params_for(folder, customer_file(folder, [{}] * 6)))
+    return folder / "mart"
+
+
+def snapshot(mart: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in mart.iterdir()}
+
+
+def setup(tmp_path: Path, previous_mart: Path, rows: list[dict[str, str]] | None = None, change=None,
+          **overrides) -> tuple[Path, dict[str, bytes]]:
+    """A params file (default.yaml, edited by `change(raw)`) reading `rows` (a header-only file for None), whose mart
+    folder holds a copy of the previous mart; returns it and the mart's bytes."""
+    data = customer_file(tmp_path, rows) if rows is not None else tmp_path / "customers.csv"
+    if rows is None:
+        data.write_text(HEADER)
+    mart = tmp_path / "mart"
+    shutil.copytree(previous_mart, mart)
+    path = params_copy(DEFAULT, tmp_path, input=data, mart_dir=mart, **overrides)
+    if change is not None:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        change(raw)
+        path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path, snapshot(mart)
+
+
+def fails(capsys, argv: list[str], *parts: str) -> str:
+    """Run the CLI; expect exit 2 and exactly one `error:` line holding every part."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for part in parts:
+        assert part in err, (part, err)
+    return err
+
+
+def unchanged(tmp_path: Path, before: dict[str, bytes]) -> None:
+    """The previous mart is byte-identical and no staging folder is left."""
+    assert snapshot(tmp_path / "mart") == before
+    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+
+
+def review(mart: Path) -> tuple[dict, dict]:
+    found = json.loads((mart / QUALITY).read_text())
+    return found, {c["id"]: c for c in found["checks"]}
+
+
+# --- params ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "parts"), [
+    (lambda raw: raw["premium"].update(confidence="high"), ["premium: key 'confidence' must be a number in [0.5, 1)",
+                                                            "got 'high'"]),
+    (lambda raw: raw["premium"].update(confidence=None), ["premium: key 'confidence' must be a number", "got None"]),
+    (lambda raw: raw["premium"].update(confidence="0.95"), ["write it unquoted", "got '0.95'"]),
+    (lambda raw: raw["premium"].update(confidence=1), ["premium: key 'confidence' must be a number in [0.5, 1)"]),
+    (lambda raw: raw["premium"].update(bootstrap_samples=0), ["premium: key 'bootstrap_samples' must be between 1",
+                                                              "got 0"]),
+    (lambda raw: raw["premium"].update(bootstrap_samples=-3), ["key 'bootstrap_samples'", "got -3"]),
+    (lambda raw: raw["premium"].update(seed=-1), ["premium: key 'seed' must be a whole number ≥ 0"]),
+    (lambda raw: raw["segments"][0].update(color="#zzzzzz"), ["segment 'top': key 'color' must be a hex colour",
+                                                              "or a CSS colour name", "got '#zzzzzz'"]),
+    (lambda raw: raw["segments"][1].update(color="tab:blue"), ["segment 'at_risk': key 'color'", "got 'tab:blue'"]),
+    (lambda raw: raw["fallback"].update(color="red; background: url(x)"), ["segment 'steady': key 'color'"]),
+])
+def test_bad_params_are_one_line_at_load(tmp_path, capsys, previous_mart, change, parts):
+    params, before = setup(tmp_path, previous_mart, [{}] * 3, change=change)
+    fails(capsys, ["run", "--params", str(params)], str(params), *parts)
+    unchanged(tmp_path, before)
+
+
+def test_params_that_are_not_utf8_name_the_byte(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, [{}] * 3)
+    text = params.read_bytes()
+    params.write_bytes(text.replace(b"title: ", b"title: Caf\xe9 ", 1))
+    at = text.index(b"title: ") + len(b"title: Caf")
+    line = text[:at].count(b"\n") + 1
+    fails(capsys, ["run", "--params", str(params)], str(params), "not UTF-8",
+          f"byte 0xe9 at byte position {at} (line {line})", "save the file as UTF-8")
+    unchanged(tmp_path, before)
+
+
+@pytest.mark.parametrize(("written", "used"), [("#07b", "#0077bb"), ("SteelBlue", "#4682B4"), ("#0072b2", "#0072b2")])
+def test_short_hex_and_css_colour_names_are_spelled_out(tmp_path, previous_mart, written, used):
+    params, _ = setup(tmp_path, previous_mart, [{}] * 3, change=lambda raw: raw["segments"][0].update(color=written))
+    assert load_params(params).segment("top").color == used  # what the report, dashboard and summary get
