@@ -44,6 +44,13 @@ ORDER_CHECKS: dict[str, tuple[str, str]] = {
     "unknown_customers": ("drop", "an order's customer id is not in the customer file"),
 }
 ORDER_POLICIES = ("fail", "drop")
+# Customer checks whose failing rows cannot be kept: why `flag` is refused for each (the others accept all three).
+NOT_FLAGGABLE = {
+    "nulls": "a flagged row would keep an empty field that RFM scores and ids cannot use",
+    "unparsable_values": "a flagged row would keep an empty number that RFM scores cannot use",
+    "unparsable_dates": "a flagged row would keep an empty date that recency and ids cannot use",
+    "aov_not_positive": "frequency is total spent ÷ average order value, which needs a positive average",
+}
 MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1, 100_000
 
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
@@ -212,9 +219,12 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
     quality_raw = _mapping(path, raw, "quality")
     _reject_unknown(path, "quality", quality_raw, set(QUALITY_CHECKS) | set(ORDER_CHECKS))
     for check, policy in quality_raw.items():
-        allowed = ORDER_POLICIES if check in ORDER_CHECKS else POLICIES
+        allowed = policies_of(check)
         if policy not in allowed:
-            raise ParamsError(f"{path}: quality: key '{check}' must be one of {', '.join(allowed)}, got {policy!r}")
+            why = f" ({NOT_FLAGGABLE[check]})" if policy == "flag" and check in NOT_FLAGGABLE else ""
+            raise ParamsError(
+                f"{path}: quality: key '{check}' must be one of {', '.join(allowed)}{why}, got {policy!r}"
+            )
         quality[check] = policy
     transactions = _transactions(path, raw, root)
     if raw.get("input", "") is None and transactions is None:
@@ -281,6 +291,11 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         fallback=fallback,
         raw=raw,
     )
+
+
+def policies_of(check: str) -> tuple[str, ...]:
+    """The policies a quality check accepts: order checks and checks whose rows cannot be kept have no `flag`."""
+    return ORDER_POLICIES if check in ORDER_CHECKS or check in NOT_FLAGGABLE else POLICIES
 
 
 def _transactions(path: Path, raw: dict[str, Any], root: Path) -> TransactionParams | None:

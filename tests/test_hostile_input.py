@@ -73,6 +73,43 @@ def review(mart: Path) -> tuple[dict, dict]:
     return found, {c["id"]: c for c in found["checks"]}
 
 
+# --- flag: keeps the row and the types, or is refused when the params are read ----------------------------------
+
+REFUSED = {"nulls", "unparsable_values", "unparsable_dates", "aov_not_positive"}
+TRIGGERS = {  # a row that fails the check (and, as far as possible, only it)
+    "nulls": {"total_spent": ""},
+    "unparsable_values": {"credit_score": "excellent"},
+    "unparsable_dates": {"first_purchase_date": "2024-02-30"},
+    "out_of_range": {"age": "95"},
+    "last_before_first": {"first_purchase_date": "2025-05-01", "last_purchase_date": "2025-04-01"},
+    "dates_after_reference": {"last_purchase_date": "2025-07-01"},
+    "negative_money": {"income": "-5.0"},
+    "aov_not_positive": {"avg_order_value": "0"},
+    "aov_above_total": {"avg_order_value": "400.0"},
+    "duplicate_ids": {"customer_id": "10001", "age": "41"},
+    "duplicate_rows": {"customer_id": "10001"},  # an exact copy of row 1
+}
+
+
+@pytest.mark.parametrize("check", sorted(TRIGGERS))
+def test_flag_keeps_the_row_with_whole_scores_or_is_refused_at_load(tmp_path, capsys, previous_mart, check):
+    params, before = setup(tmp_path, previous_mart, [{}, {}, {}, TRIGGERS[check]], reference_date="2025-06-02",
+                           change=lambda raw: raw["quality"].update({check: "flag"}))
+    if check in REFUSED:
+        fails(capsys, ["run", "--params", str(params)], str(params),
+              f"quality: key '{check}' must be one of fail, drop (", "got 'flag'")
+        unchanged(tmp_path, before)
+        return
+    assert main(["run", "--params", str(params)]) == 0
+    found, checks = review(tmp_path / "mart")
+    assert checks[check]["count"] >= 1 and checks[check]["action"].startswith("kept and flagged")
+    mart = pd.read_parquet(tmp_path / "mart" / CUSTOMERS)
+    assert len(mart) == found["rows_out"] == found["rows_in"] == 4
+    assert mart["dq_flags"].str.contains(check).sum() >= 1
+    for column in ("r_score", "f_score", "m_score", "frequency", "recency_days"):
+        assert mart[column].dtype == "int64", column
+
+
 # --- params ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("change", "parts"), [
