@@ -150,20 +150,20 @@ def parse_orders(raw: ibis.Table) -> ibis.Table:
     return parse_fields(raw, present, keep=(ROW, SOURCE_FILE), any_type=("order_id",))
 
 
-def order_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None) -> dict[str, Any]:
-    """Check id → predicate (true on a failing order) for every check that does not need the customer file."""
+def order_field_checks(parsed: ibis.Table, today: dt.date,
+                       reference_date: dt.date | None) -> dict[str, dict[str, Any]]:
+    """Check id → field → predicate (true where that field fails the check; null counts as passing)."""
     parsed_fields = [n for n in ("order_date", "order_value", "quantity") if n in parsed.columns]
+    date = parsed.order_date
     checks = {
-        "order_nulls": any_of(parsed[n].isnull() for n in REQUIRED),
-        "order_unparsable": any_of(parsed[RAW + n].notnull() & parsed[n].isnull() for n in parsed_fields),
-        "order_value_not_positive": parsed.order_value <= 0,
-        "order_date_in_future": parsed.order_date > ibis.date(today),
+        "order_nulls": {n: parsed[n].isnull() for n in REQUIRED},
+        "order_unparsable": {n: parsed[RAW + n].notnull() & parsed[n].isnull() for n in parsed_fields},
+        "order_value_not_positive": {n: parsed[n] <= 0 for n in ("order_value", "quantity") if n in parsed.columns},
+        "order_date_in_future": {"order_date": date > ibis.date(today)},
     }
-    if "quantity" in parsed.columns:
-        checks["order_value_not_positive"] = checks["order_value_not_positive"] | (parsed.quantity <= 0)
     if reference_date is not None:
-        checks["orders_after_reference"] = parsed.order_date >= ibis.date(reference_date)
-    return {cid: predicate.fill_null(False) for cid, predicate in checks.items()}
+        checks["orders_after_reference"] = {"order_date": date >= ibis.date(reference_date)}
+    return {cid: {n: p.fill_null(False) for n, p in per_field.items()} for cid, per_field in checks.items()}
 
 
 def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = None) -> OrderReview:
@@ -176,7 +176,8 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     source = find_sources(params.transactions.path)
     parsed = parse_orders(read_orders(con, source))
     today = today or dt.date.today()
-    checks = order_checks(parsed, today, params.reference_date)
+    per_field = order_field_checks(parsed, today, params.reference_date)
+    checks = {cid: any_of(predicates.values()) for cid, predicates in per_field.items()}
     dropping = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop")
     passes = ~dropping if dropping is not None else ibis.literal(True)
     # the latest order that passes every other check fixes the default reference date
@@ -187,7 +188,8 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
-    results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid]) for cid in checks]
+    results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid], per_field=per_field[cid])
+               for cid in checks]
     reference_date = params.reference_date or _day_after(counts["latest"], source)
 
     kept = parsed.filter(passes)
@@ -277,8 +279,10 @@ def _unique_customer_file(con: BaseBackend, params: Params) -> ibis.Table:
 
 
 def _result(parsed: ibis.Table, source: OrderSource, params: Params, check_id: str, count: int,
-            predicate: ibis.BooleanValue | None, *, failing: ibis.Table | None = None) -> CheckResult:
-    """One check's outcome; a `fail` policy with failing orders stops the run with one line naming them."""
+            predicate: ibis.BooleanValue | None, *, failing: ibis.Table | None = None,
+            per_field: dict[str, Any] | None = None) -> CheckResult:
+    """One check's outcome; a `fail` policy with failing orders stops the run with one line naming them (with
+    `per_field`, the predicate of each field: only the failing fields are named, with the first row's value)."""
     policy = params.quality[check_id]
     fields = _check_fields(check_id, parsed)
     result = CheckResult(check_id, ORDER_CHECKS[check_id][1], list(fields), policy, count)
@@ -289,10 +293,21 @@ def _result(parsed: ibis.Table, source: OrderSource, params: Params, check_id: s
     if policy == "fail":
         first_file = result.examples[0][SOURCE_FILE]
         where = source.pattern if len(source.files) == 1 else f"{source.pattern} ({first_file})"
+        named, first = list(fields), ""
+        if per_field:
+            found = failing.aggregate(**{n: p.cast("int64").sum() for n, p in per_field.items()}).execute().iloc[0]
+            named = [n for n in per_field if whole(found[n])]
+            example = result.examples[0]
+            row = parsed.filter((parsed[SOURCE_FILE] == first_file) & (parsed[ROW] == example[ROW]))
+            bad = row.select(**per_field).execute().iloc[0]
+            name = next((n for n in named if bad[n]), None)
+            if name is not None:
+                value = example[name]
+                first = f"; row {example[ROW]} has {name} {'empty' if value is None else repr(value)}"
         raise InputDataError(
-            f"{where}: field {', '.join(fields)}: {result.description} in "
-            f"{describe_rows(count, [e[ROW] for e in result.examples if e[SOURCE_FILE] == first_file])}; "
-            f"policy for check '{check_id}' is 'fail' in {params.path}"
+            f"{where}: field {', '.join(named)}: {result.description} in "
+            f"{describe_rows(count, [e[ROW] for e in result.examples if e[SOURCE_FILE] == first_file])}{first}; "
+            f"policy for check '{check_id}' is 'fail' in {params.path}: fix those rows, or set it to drop"
         )
     result.action = f"dropped {describe_rows(count)}"
     return result

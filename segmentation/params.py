@@ -22,7 +22,8 @@ SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|sc)://\S
 # Every data-quality check, its default policy, and what it looks for (shown in the DQ report).
 QUALITY_CHECKS: dict[str, tuple[str, str]] = {
     "nulls": ("drop", "a required field is empty"),
-    "unparsable_values": ("fail", "a numeric or boolean field holds text that is not a number / true / false"),
+    "unparsable_values": ("fail", "a numeric or boolean field holds text that is not a number (finite, within "
+                                  "±1e12) / true / false"),
     "unparsable_dates": ("drop", "a purchase date is not an ISO date"),
     "out_of_range": ("flag", "age outside 18–80, credit score outside 300–850 or churn risk outside 0–1"),
     "last_before_first": ("drop", "last purchase is earlier than first purchase"),
@@ -37,7 +38,8 @@ QUALITY_CHECKS: dict[str, tuple[str, str]] = {
 # Checks on the rows of an orders table (transaction input only); an order can be dropped or stop the run.
 ORDER_CHECKS: dict[str, tuple[str, str]] = {
     "order_nulls": ("drop", "an order's customer id, date or value is empty"),
-    "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number"),
+    "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number "
+                                 "(finite, within ±1e12)"),
     "order_value_not_positive": ("drop", "an order's value is zero or negative"),
     "order_date_in_future": ("drop", "an order is dated after the day the mart is built"),
     "orders_after_reference": ("drop", "an order is dated on or after the reference date (not counted as of it)"),
@@ -51,6 +53,9 @@ NOT_FLAGGABLE = {
     "unparsable_dates": "a flagged row would keep an empty date that recency and ids cannot use",
     "aov_not_positive": "frequency is total spent ÷ average order value, which needs a positive average",
 }
+# A number in any field must be finite and within ±NUMBER_LIMIT to count as a number at all: beyond it the exact
+# sums and sums of squares of the summary (whole cents in DECIMAL(38, 0)) could overflow.
+NUMBER_LIMIT = 1e12
 MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1, 100_000
 
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.

@@ -20,7 +20,7 @@ from ibis.backends import BaseBackend
 
 from segmentation.errors import InputDataError, describe_rows
 from segmentation.load import ROW
-from segmentation.params import QUALITY_CHECKS, Params
+from segmentation.params import NUMBER_LIMIT, QUALITY_CHECKS, Params
 from segmentation.schema import PERSONAL_FIELDS, field_types
 from segmentation.stats import whole
 
@@ -42,6 +42,14 @@ class Check:
     id: str
     fields: tuple[str, ...]
     failing: Callable[[ibis.Table], ibis.BooleanValue]
+    # for checks that test each field alike: the predicate on one field (names the failing fields in an error)
+    field_failing: Callable[[ibis.Table, str], ibis.BooleanValue] | None = None
+
+    @classmethod
+    def each(cls, check_id: str, fields: Sequence[str],
+             one: Callable[[ibis.Table, str], ibis.BooleanValue]) -> Check:
+        """A check that fails a row when any of `fields` fails `one`."""
+        return cls(check_id, tuple(fields), lambda t: any_of(one(t, n) for n in fields), one)
 
     @property
     def description(self) -> str:
@@ -108,10 +116,20 @@ def parse_fields(raw: ibis.Table, types: dict[str, str], keep: Sequence[str] = (
         else:
             written = column.cast("string").nullif("")
             parsed = written if kind == "string" else written.try_cast(kind)
+        if ibis.dtype(kind).is_numeric():
+            parsed = usable_number(parsed)
         if kind != "string":
             typed[RAW + name] = written
         typed[name] = parsed
     return raw.select(*keep, **typed)
+
+
+def usable_number(value: ibis.NumericValue) -> ibis.NumericValue:
+    """The value, or null where it is NaN, ±inf or beyond ±NUMBER_LIMIT (such a value counts as not parsed)."""
+    usable = value.between(-NUMBER_LIMIT, NUMBER_LIMIT)
+    if value.type().is_floating():
+        usable = ~value.isnan() & ~value.isinf() & usable
+    return ibis.ifelse(usable, value, ibis.null(value.type()))
 
 
 def as_written(name: str) -> str:
@@ -126,16 +144,13 @@ def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS)
     parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
     ref = ibis.date(reference_date)
     return [
-        Check("nulls", tuple(required), lambda t: any_of(t[as_written(n)].isnull() for n in required)),
-        Check("unparsable_values", tuple(parsed_kinds), lambda t: any_of(_unparsed(t, n) for n in parsed_kinds)),
-        Check("unparsable_dates", DATES, lambda t: any_of(_unparsed(t, n) for n in DATES)),
-        Check(
-            "out_of_range", tuple(RANGES),
-            lambda t: any_of(~t[n].between(lo, hi) for n, (lo, hi) in RANGES.items()),
-        ),
+        Check.each("nulls", required, lambda t, n: t[as_written(n)].isnull()),
+        Check.each("unparsable_values", parsed_kinds, _unparsed),
+        Check.each("unparsable_dates", DATES, _unparsed),
+        Check.each("out_of_range", RANGES, lambda t, n: ~t[n].between(*RANGES[n])),
         Check("last_before_first", DATES, lambda t: t.last_purchase_date < t.first_purchase_date),
-        Check("dates_after_reference", DATES, lambda t: any_of(t[n] >= ref for n in DATES)),
-        Check("negative_money", MONEY, lambda t: any_of(t[n] < 0 for n in MONEY)),
+        Check.each("dates_after_reference", DATES, lambda t, n: t[n] >= ref),
+        Check.each("negative_money", MONEY, lambda t, n: t[n] < 0),
         Check("aov_not_positive", ("avg_order_value",), lambda t: t.avg_order_value <= 0),
         # one cent of slack: both values are rounded to cents independently
         Check(
@@ -198,12 +213,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
         if count:
             result.examples = _examples(parsed, checked.filter(checked[fails[check.id]]), check.fields)
             if policy == "fail":
-                rows = [e[ROW] for e in result.examples]
-                raise InputDataError(
-                    f"{source}: field {', '.join(check.fields[:4])}{'…' if len(check.fields) > 4 else ''}: "
-                    f"{check.description} in {describe_rows(count, rows)}; "
-                    f"policy for check '{check.id}' is 'fail' in {params.path}"
-                )
+                raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
             result.action = {"drop": "dropped", "flag": "kept and flagged"}[policy] + f" {describe_rows(count)}"
         results.append(result)
 
@@ -217,6 +227,28 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     duplicate_ids = {"ids": whole(counts["dup_ids"]), "rows": whole(counts["duplicate_ids"])}
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders)
+
+
+def _failed(source: Path | str | None, params: Params, parsed: ibis.Table, check: Check, count: int,
+            rows: list[int]) -> InputDataError:
+    """The one-line error for a `fail` check: the fields that fail (and the first row's value), rows, fix."""
+    fields, first = list(check.fields), ""
+    if check.field_failing is not None:
+        flags = {n: check.field_failing(parsed, n).fill_null(False) for n in check.fields}
+        found = parsed.aggregate(**{n: f.cast("int64").sum() for n, f in flags.items()}).execute().iloc[0]
+        fields = [n for n in check.fields if whole(found[n])]
+        row = parsed.filter(parsed[ROW] == rows[0])
+        row = row.select(**{f"is_{n}": flags[n] for n in fields}, **{n: parsed[as_written(n)] for n in fields})
+        values = row.execute().iloc[0]
+        name = next((n for n in fields if values[f"is_{n}"]), None)
+        if name is not None and name not in PERSONAL_FIELDS:
+            value = values[name]
+            first = f"; row {rows[0]} has {name} {'empty' if is_missing(value) else repr(str(value))}"
+    shown = ", ".join(fields[:4]) + ("…" if len(fields) > 4 else "")
+    return InputDataError(
+        f"{source}: field {shown}: {check.description} in {describe_rows(count, rows)}{first}; policy for check "
+        f"'{check.id}' is 'fail' in {params.path}: fix those rows, or set it to drop"
+    )
 
 
 def mark_repeats(con: BaseBackend, parsed: ibis.Table, *, unique_ids: bool = False) -> ibis.Table:

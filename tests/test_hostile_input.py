@@ -73,6 +73,25 @@ def review(mart: Path) -> tuple[dict, dict]:
     return found, {c["id"]: c for c in found["checks"]}
 
 
+# --- numbers: NaN, ±inf and absurd magnitudes are not numbers ----------------------------------------------------
+
+@pytest.mark.parametrize(("edits", "field", "value"), [
+    ({"total_spent": "nan"}, "total_spent", "'nan'"),
+    ({"avg_order_value": "inf", "total_spent": "inf"}, "total_spent, avg_order_value", "'inf'"),
+    ({"income": "-Infinity"}, "income", "'-Infinity'"),
+    ({"total_spent": "1e20"}, "total_spent", "'1e20'"),
+    ({"churn_risk": "NaN"}, "churn_risk", "'NaN'"),
+    ({"loyalty_points": "9000000000000000000"}, "loyalty_points", "'9000000000000000000'"),
+])
+def test_unusable_numbers_stop_the_run_naming_field_row_and_value(tmp_path, capsys, previous_mart, edits, field, value):
+    params, before = setup(tmp_path, previous_mart, [{}, {}, {}, edits])
+    err = fails(capsys, ["run", "--params", str(params)], str(tmp_path / "customers.csv"), f"field {field}:",
+                "1 row (e.g. row 4)", f"row 4 has {field.split(',')[0]} {value}", "unparsable_values",
+                str(params), "set it to drop")
+    assert "not a number (finite, within ±1e12)" in err
+    unchanged(tmp_path, before)
+
+
 # --- flag: keeps the row and the types, or is refused when the params are read ----------------------------------
 
 REFUSED = {"nulls", "unparsable_values", "unparsable_dates", "aov_not_positive"}
@@ -148,3 +167,26 @@ def test_params_that_are_not_utf8_name_the_byte(tmp_path, capsys, previous_mart)
 def test_short_hex_and_css_colour_names_are_spelled_out(tmp_path, previous_mart, written, used):
     params, _ = setup(tmp_path, previous_mart, [{}] * 3, change=lambda raw: raw["segments"][0].update(color=written))
     assert load_params(params).segment("top").color == used  # what the report, dashboard and summary get
+
+
+# --- orders -------------------------------------------------------------------------------------------------------
+
+ORDERS = "order_id,customer_id,order_date,order_value\n1,A,2026-01-05,10.00\n2,B,2026-02-10,100.00\n"
+
+
+def orders_setup(tmp_path: Path, previous_mart: Path, text: str, **overrides) -> tuple[Path, dict[str, bytes]]:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(text)
+    mart = tmp_path / "mart"
+    shutil.copytree(previous_mart, mart)
+    settings = {"reference_date": "2026-04-01", **overrides}
+    path = params_copy(DEFAULT, tmp_path, input=None, transactions={"path": str(orders)}, mart_dir=mart, **settings)
+    return path, snapshot(mart)
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "1e20"])
+def test_unusable_order_values_stop_the_run(tmp_path, capsys, previous_mart, value):
+    params, before = orders_setup(tmp_path, previous_mart, ORDERS + f"3,A,2026-02-01,{value}\n")
+    fails(capsys, ["run", "--params", str(params)], str(tmp_path / "orders.csv"), "field order_value:",
+          "1 row (e.g. row 3)", f"row 3 has order_value '{value}'", "order_unparsable")
+    unchanged(tmp_path, before)
