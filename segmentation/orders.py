@@ -188,9 +188,11 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
+    if not rows_in:
+        raise InputDataError(f"{source.pattern}: no order rows (only a header?); expected one order per row")
     results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid], per_field=per_field[cid])
                for cid in checks]
-    reference_date = params.reference_date or _day_after(counts["latest"], source)
+    reference_date = params.reference_date or _day_after(counts["latest"], source, params, rows_in, results)
 
     kept = parsed.filter(passes)
     frequency = "orders" if "order_id" in parsed.columns else "days"
@@ -340,10 +342,15 @@ def _examples(failing: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, An
     return out
 
 
-def _day_after(latest: Any, source: OrderSource) -> dt.date:
+def _day_after(latest: Any, source: OrderSource, params: Params, rows_in: int,
+               results: list[CheckResult]) -> dt.date:
     """The default reference date: the day after the latest order that passed."""
     if is_missing(latest):
-        raise InputDataError(f"{source.pattern}: field order_date: no order passes the data-quality checks")
+        why = ", ".join(f"{r.id} dropped {describe_rows(r.count)}" for r in results if r.count)
+        raise InputDataError(
+            f"{source.pattern}: no order passes the data-quality checks ({describe_rows(rows_in)} in; {why}); fix "
+            f"those orders, or change those checks' policies in {params.path}"
+        )
     return as_date(latest) + dt.timedelta(days=1)
 
 

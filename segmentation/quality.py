@@ -162,14 +162,25 @@ def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS)
     ]
 
 
-def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
+def reference_date_for(parsed: ibis.Table, params: Params, source: Path | str | None = None) -> dt.date:
     """The params' reference date, or the day after the latest parsable last purchase."""
     if params.reference_date is not None:
         return params.reference_date
-    latest = parsed.last_purchase_date.max().execute()
-    if latest is None:
-        raise InputDataError(f"{params.input_path}: field last_purchase_date has no parsable date in any row")
-    return as_date(latest) + dt.timedelta(days=1)
+    source = source or params.input_path
+    found = parsed.aggregate(rows=_.count(), latest=parsed.last_purchase_date.max()).execute().iloc[0]
+    if not whole(found["rows"]):
+        raise no_rows(source)
+    if is_missing(found["latest"]):
+        raise InputDataError(
+            f"{source}: field last_purchase_date: none of the {describe_rows(whole(found['rows']))} has a parsable "
+            f"date, so there is no reference date; fix the dates, or set reference_date in {params.path}"
+        )
+    return as_date(found["latest"]) + dt.timedelta(days=1)
+
+
+def no_rows(source: Path | str | None) -> InputDataError:
+    """The error for an input without data rows."""
+    return InputDataError(f"{source}: no data rows (only a header?); expected one customer per row")
 
 
 def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | str | None = None,
@@ -180,11 +191,12 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     One pass computes every check into a stored table (typed fields plus one yes/no column per check); counts,
     the validated rows and the flags are then cheap reads of it. `source` names the input in error messages
     (default: the params' customer file); `optional` lists the fields that may be empty. With transaction input,
-    `orders` and `order_checks` are the orders table's review, reported ahead of the customer checks.
+    `orders` and `order_checks` are the orders table's review, reported ahead of the customer checks. No row left
+    after the checks stops the run, naming the checks that removed the rows.
     """
     parsed = parse(raw)
     source = source or params.input_path
-    reference_date = reference_date or reference_date_for(parsed, params)
+    reference_date = reference_date or reference_date_for(parsed, params, source)
     all_checks = checks(reference_date, optional)
     marked = mark_repeats(con, parsed, unique_ids=orders is not None)
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
@@ -224,6 +236,8 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
     validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
     rows_out = rows_in - whole(counts["dropped"])
+    if not rows_out:
+        raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
     duplicate_ids = {"ids": whole(counts["dup_ids"]), "rows": whole(counts["duplicate_ids"])}
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders)
@@ -249,6 +263,23 @@ def _failed(source: Path | str | None, params: Params, parsed: ibis.Table, check
         f"{source}: field {shown}: {check.description} in {describe_rows(count, rows)}{first}; policy for check "
         f"'{check.id}' is 'fail' in {params.path}: fix those rows, or set it to drop"
     )
+
+
+def nothing_left(source: Path | str | None, params: Params, rows_in: int, results: Sequence[CheckResult],
+                 reference_date: dt.date, from_orders: bool) -> InputDataError:
+    """The error for a review that leaves no customer: which checks removed the rows, and what to change."""
+    if not rows_in and not from_orders:
+        return no_rows(source)
+    dropping = [r for r in results if r.policy == "drop" and r.count]
+    why = ", ".join(f"{r.id} dropped {describe_rows(r.count)}" for r in dropping) or "no check dropped rows"
+    what = (f"{rows_in:,} customers from the orders in" if rows_in else "no order passed") if from_orders \
+        else f"{describe_rows(rows_in)} in"
+    fix = f"fix those rows, or change those checks' policies in {params.path}"
+    if params.reference_date is not None and any(r.id in ("dates_after_reference", "orders_after_reference")
+                                                  for r in dropping):
+        fix = (f"set a reference_date later than {reference_date} in {params.path} (or null: the day after the "
+               f"latest purchase), or {fix[:3]}{fix[3:]}")
+    return InputDataError(f"{source}: no customer left after the data-quality checks ({what}; {why}); {fix}")
 
 
 def mark_repeats(con: BaseBackend, parsed: ibis.Table, *, unique_ids: bool = False) -> ibis.Table:

@@ -92,6 +92,35 @@ def test_unusable_numbers_stop_the_run_naming_field_row_and_value(tmp_path, caps
     unchanged(tmp_path, before)
 
 
+# --- zero rows left ---------------------------------------------------------------------------------------------
+
+def test_a_header_only_file_is_one_line(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, None)
+    fails(capsys, ["run", "--params", str(params)], str(tmp_path / "customers.csv"), "no data rows")
+    unchanged(tmp_path, before)
+
+
+def test_a_header_only_file_with_a_reference_date_is_one_line(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, None, reference_date="2026-01-01")
+    fails(capsys, ["validate", "--params", str(params)], str(tmp_path / "customers.csv"), "no data rows")
+    unchanged(tmp_path, before)
+
+
+def test_every_date_unparsable_names_the_check_that_removed_the_rows(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, [{"first_purchase_date": "soon"}] * 3)
+    fails(capsys, ["run", "--params", str(params)], str(tmp_path / "customers.csv"),
+          "no customer left after the data-quality checks", "3 rows in", "unparsable_dates dropped 3 rows",
+          f"change those checks' policies in {params}")
+    unchanged(tmp_path, before)
+
+
+def test_a_reference_date_before_every_purchase_says_so(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, [{}] * 3, reference_date="2000-01-01")
+    fails(capsys, ["run", "--params", str(params)], "no customer left", "dates_after_reference dropped 3 rows",
+          f"set a reference_date later than 2000-01-01 in {params}")
+    unchanged(tmp_path, before)
+
+
 # --- flag: keeps the row and the types, or is refused when the params are read ----------------------------------
 
 REFUSED = {"nulls", "unparsable_values", "unparsable_dates", "aov_not_positive"}
@@ -189,4 +218,18 @@ def test_unusable_order_values_stop_the_run(tmp_path, capsys, previous_mart, val
     params, before = orders_setup(tmp_path, previous_mart, ORDERS + f"3,A,2026-02-01,{value}\n")
     fails(capsys, ["run", "--params", str(params)], str(tmp_path / "orders.csv"), "field order_value:",
           "1 row (e.g. row 3)", f"row 3 has order_value '{value}'", "order_unparsable")
+    unchanged(tmp_path, before)
+
+
+@pytest.mark.parametrize(("text", "overrides", "parts"), [
+    ("order_id,customer_id,order_date,order_value\n", {}, ["no order rows"]),
+    ("order_id,customer_id,order_date,order_value\n", {"reference_date": None}, ["no order rows"]),
+    (ORDERS, {"reference_date": "2020-01-01"}, ["no customer left", "orders_after_reference dropped 2 rows",
+                                                "set a reference_date later than 2020-01-01"]),
+    ("order_id,customer_id,order_date,order_value\n1,A,2026-01-05,0\n", {"reference_date": None},
+     ["no order passes the data-quality checks", "order_value_not_positive dropped 1 row"]),
+])
+def test_no_order_left_is_one_line(tmp_path, capsys, previous_mart, text, overrides, parts):
+    params, before = orders_setup(tmp_path, previous_mart, text, **overrides)
+    fails(capsys, ["run", "--params", str(params)], str(tmp_path / "orders.csv"), *parts)
     unchanged(tmp_path, before)
