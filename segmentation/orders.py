@@ -32,7 +32,7 @@ from ibis.backends import BaseBackend
 from segmentation.errors import InputDataError, describe_rows
 from segmentation.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
 from segmentation.mart import file_sha256
-from segmentation.params import ORDER_CHECKS, Params
+from segmentation.params import ORDER_CHECKS, Params, PlausibleParams
 from segmentation.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
 from segmentation.stats import whole
 from segmentation.schema import field_types
@@ -150,15 +150,22 @@ def parse_orders(raw: ibis.Table) -> ibis.Table:
     return parse_fields(raw, present, keep=(ROW, SOURCE_FILE), any_type=("order_id",))
 
 
-def order_field_checks(parsed: ibis.Table, today: dt.date,
-                       reference_date: dt.date | None) -> dict[str, dict[str, Any]]:
+def order_field_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None,
+                       plausible: PlausibleParams = PlausibleParams()) -> dict[str, dict[str, Any]]:
     """Check id → field → predicate (true where that field fails the check; null counts as passing)."""
     parsed_fields = [n for n in ("order_date", "order_value", "quantity") if n in parsed.columns]
     date = parsed.order_date
+    # dates after the run's day are order_date_in_future's (that check knows when they become due)
+    too_early = date < ibis.date(plausible.earliest_date)
     checks = {
         "order_nulls": {n: parsed[n].isnull() for n in REQUIRED},
         "order_unparsable": {n: parsed[RAW + n].notnull() & parsed[n].isnull() for n in parsed_fields},
         "order_value_not_positive": {n: parsed[n] <= 0 for n in ("order_value", "quantity") if n in parsed.columns},
+        "order_implausible": {
+            "order_date": too_early if plausible.latest_date is None
+            else too_early | (date > ibis.date(plausible.latest_date)),
+            "order_value": parsed.order_value > plausible.max_money,
+        },
         "order_date_in_future": {"order_date": date > ibis.date(today)},
     }
     if reference_date is not None:
@@ -176,7 +183,7 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     source = find_sources(params.transactions.path)
     parsed = parse_orders(read_orders(con, source))
     today = today or dt.date.today()
-    per_field = order_field_checks(parsed, today, params.reference_date)
+    per_field = order_field_checks(parsed, today, params.reference_date, params.plausible)
     checks = {cid: any_of(predicates.values()) for cid, predicates in per_field.items()}
     dropping = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop")
     passes = ~dropping if dropping is not None else ibis.literal(True)
@@ -321,6 +328,7 @@ def _check_fields(check_id: str, parsed: ibis.Table) -> tuple[str, ...]:
         "order_nulls": REQUIRED,
         "order_unparsable": ("order_date", "order_value", "quantity"),
         "order_value_not_positive": ("order_value", "quantity"),
+        "order_implausible": ("order_date", "order_value"),
         "order_date_in_future": ("order_date",),
         "orders_after_reference": ("order_date",),
         "unknown_customers": ("customer_id",),

@@ -25,10 +25,14 @@ QUALITY_CHECKS: dict[str, tuple[str, str]] = {
     "unparsable_values": ("fail", "a numeric or boolean field holds text that is not a number (finite, within "
                                   "±1e12) / true / false"),
     "unparsable_dates": ("drop", "a purchase date is not an ISO date"),
+    "implausible_dates": ("drop", "a purchase date is before plausible.earliest_date or after plausible.latest_date "
+                                  "(default: the day of the run)"),
     "out_of_range": ("flag", "age outside 18–80, credit score outside 300–850 or churn risk outside 0–1"),
     "last_before_first": ("drop", "last purchase is earlier than first purchase"),
     "dates_after_reference": ("drop", "a purchase date falls after the reference date"),
     "negative_money": ("drop", "total spent, average order value or income is negative"),
+    "implausible_money": ("drop", "total spent, average order value or income is beyond ±plausible.max_money, "
+                                  "or an average order value is above zero but below one cent"),
     "aov_not_positive": ("drop", "average order value is zero or negative"),
     "aov_above_total": ("drop", "average order value exceeds total spent"),
     "duplicate_ids": ("flag", "a customer id is used by more than one row (ids are re-issued)"),
@@ -41,6 +45,8 @@ ORDER_CHECKS: dict[str, tuple[str, str]] = {
     "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number "
                                  "(finite, within ±1e12)"),
     "order_value_not_positive": ("drop", "an order's value is zero or negative"),
+    "order_implausible": ("drop", "an order's value is above plausible.max_money, or its date is before "
+                                  "plausible.earliest_date or after plausible.latest_date (when set)"),
     "order_date_in_future": ("drop", "an order is dated after the day the mart is built"),
     "orders_after_reference": ("drop", "an order is dated on or after the reference date (not counted as of it)"),
     "unknown_customers": ("drop", "an order's customer id is not in the customer file"),
@@ -51,11 +57,16 @@ NOT_FLAGGABLE = {
     "nulls": "a flagged row would keep an empty field that RFM scores and ids cannot use",
     "unparsable_values": "a flagged row would keep an empty number that RFM scores cannot use",
     "unparsable_dates": "a flagged row would keep an empty date that recency and ids cannot use",
+    "implausible_dates": "a flagged date would still set recency and the customer's id",
     "aov_not_positive": "frequency is total spent ÷ average order value, which needs a positive average",
+    "implausible_money": "a flagged value would still enter the scores and the exact cent sums",
 }
 # A number in any field must be finite and within ±NUMBER_LIMIT to count as a number at all: beyond it the exact
 # sums and sums of squares of the summary (whole cents in DECIMAL(38, 0)) could overflow.
 NUMBER_LIMIT = 1e12
+# Plausibility bounds (params section `plausible`): purchase dates from EARLIEST_DATE, money up to MAX_MONEY.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+MAX_MONEY = 1_000_000_000
 MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1, 100_000
 
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
@@ -68,8 +79,8 @@ FALLBACK_COLOR = "#7F7F7F"
 SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "f", "m"}
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
-    "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy",
-    "engine", "segments", "fallback",
+    "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "plausible", "premium",
+    "privacy", "engine", "segments", "fallback",
 }
 HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
@@ -110,6 +121,19 @@ class PremiumParams:
 
 
 @dataclass(frozen=True)
+class PlausibleParams:
+    """Bounds of believable values: purchase dates in [earliest_date, latest_date], money within ±max_money."""
+
+    earliest_date: dt.date = EARLIEST_DATE
+    latest_date: dt.date | None = None  # None: the day of the run
+    max_money: float = MAX_MONEY
+
+    def latest(self, today: dt.date | None = None) -> dt.date:
+        """The latest plausible purchase date: latest_date, or the day of the run."""
+        return self.latest_date or today or dt.date.today()
+
+
+@dataclass(frozen=True)
 class EngineParams:
     """Which query engine runs the mart and what it may use; past the memory limit DuckDB spills to disk."""
 
@@ -145,6 +169,7 @@ class Params:
     engine: EngineParams
     segments: tuple[Segment, ...]
     fallback: Segment
+    plausible: PlausibleParams = field(default_factory=PlausibleParams)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -231,6 +256,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
                 f"{path}: quality: key '{check}' must be one of {', '.join(allowed)}{why}, got {policy!r}"
             )
         quality[check] = policy
+    plausible = _plausible(path, raw)
     transactions = _transactions(path, raw, root)
     if raw.get("input", "") is None and transactions is None:
         raise ParamsError(f"{path}: key 'input' may be null only with a 'transactions' section (the orders table)")
@@ -294,6 +320,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
                             spark_master=spark_master),
         segments=segments,
         fallback=fallback,
+        plausible=plausible,
         raw=raw,
     )
 
@@ -301,6 +328,25 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
 def policies_of(check: str) -> tuple[str, ...]:
     """The policies a quality check accepts: order checks and checks whose rows cannot be kept have no `flag`."""
     return ORDER_POLICIES if check in ORDER_CHECKS or check in NOT_FLAGGABLE else POLICIES
+
+
+def _plausible(path: Path, raw: dict[str, Any]) -> PlausibleParams:
+    """The optional `plausible` section: the date window and the money bound."""
+    section = _mapping(path, raw, "plausible")
+    _reject_unknown(path, "plausible", section, {"earliest_date", "latest_date", "max_money"})
+    earliest = _date(path, section.get("earliest_date", EARLIEST_DATE), "plausible: key 'earliest_date'")
+    if earliest is None:
+        raise ParamsError(f"{path}: plausible: key 'earliest_date' must be an ISO date like 1900-01-01, got null")
+    latest = _date(path, section.get("latest_date"), "plausible: key 'latest_date'")
+    if latest is not None and latest < earliest:
+        raise ParamsError(
+            f"{path}: plausible: key 'latest_date' {latest} is before earliest_date {earliest} (an empty window)"
+        )
+    bound = "a number above 0 and at most 1e12 (larger sums overflow the exact cent arithmetic)"
+    max_money = _number(path, "plausible", "max_money", section.get("max_money", MAX_MONEY), bound)
+    if not 0 < max_money <= NUMBER_LIMIT:
+        raise ParamsError(f"{path}: plausible: key 'max_money' must be {bound}, got {max_money!r}")
+    return PlausibleParams(earliest_date=earliest, latest_date=latest, max_money=max_money)
 
 
 def _transactions(path: Path, raw: dict[str, Any], root: Path) -> TransactionParams | None:

@@ -92,6 +92,62 @@ def test_unusable_numbers_stop_the_run_naming_field_row_and_value(tmp_path, caps
     unchanged(tmp_path, before)
 
 
+def test_money_beyond_the_plausible_bound_is_dropped_and_counted(tmp_path, previous_mart):
+    rows = [{}, {}, {}, {"total_spent": "5000000000"}, {"income": "-2e9"}, {"avg_order_value": "0.001"},
+            {"total_spent": "999999999", "avg_order_value": "999999999"}]
+    params, _ = setup(tmp_path, previous_mart, rows)
+    assert main(["run", "--params", str(params)]) == 0
+    found, checks = review(tmp_path / "mart")
+    assert checks["implausible_money"]["count"] == 3 and checks["implausible_money"]["action"] == "dropped 3 rows"
+    assert [e["input_row"] for e in checks["implausible_money"]["examples"]] == [4, 5, 6]
+    assert found["rows_out"] == 4 and found["plausible"]["max_money"] == 1_000_000_000
+    mart = pd.read_parquet(tmp_path / "mart" / CUSTOMERS)
+    assert len(mart) == 4 and mart["monetary"].max() == 999999999
+
+
+def test_implausible_money_with_policy_fail_names_the_bound(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, [{}, {}, {"avg_order_value": "0.004"}],
+                           change=lambda raw: raw["quality"].update(implausible_money="fail"))
+    fails(capsys, ["run", "--params", str(params)], "field avg_order_value:", "max_money 1,000,000,000",
+          "1 row (e.g. row 3)", "row 3 has avg_order_value '0.004'", "implausible_money")
+    unchanged(tmp_path, before)
+
+
+# --- dates: a plausible window ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("date", ["2099-01-01", "9999-12-31", "0001-01-01", "1899-12-31"])
+def test_a_purchase_date_outside_the_window_is_dropped_and_does_not_move_the_reference_date(tmp_path, previous_mart,
+                                                                                             date):
+    field = "first_purchase_date" if date < "2024" else "last_purchase_date"
+    params, _ = setup(tmp_path, previous_mart, [{}, {}, {}, {field: date}])
+    assert main(["run", "--params", str(params)]) == 0
+    found, checks = review(tmp_path / "mart")
+    assert found["reference_date"] == "2025-06-02"  # the day after the latest plausible purchase (2025-06-01)
+    assert checks["implausible_dates"]["count"] == 1 and checks["implausible_dates"]["action"] == "dropped 1 row"
+    assert checks["implausible_dates"]["examples"][0][field] == date
+    assert found["rows_out"] == 3
+    assert len(pd.read_parquet(tmp_path / "mart" / CUSTOMERS)) == 3
+
+
+def test_the_date_window_comes_from_the_params(tmp_path, capsys, previous_mart):
+    window = {"earliest_date": "2024-02-01", "latest_date": "2025-12-31"}
+    params, before = setup(tmp_path, previous_mart, [{}, {}, {}, {"last_purchase_date": "2026-01-15"}],
+                           change=lambda raw: (raw.update(plausible=window),
+                                               raw["quality"].update(implausible_dates="fail")))
+    # every row's first purchase (2024-01-10) is before the window: one line, naming the window and the rows
+    fails(capsys, ["run", "--params", str(params)], "field first_purchase_date, last_purchase_date:",
+          "[2024-02-01 to 2025-12-31]", "4 rows (e.g. row 1, 2, 3, 4)", "row 1 has first_purchase_date '2024-01-10'",
+          "implausible_dates")
+    unchanged(tmp_path, before)
+
+
+def test_no_plausible_last_purchase_means_no_reference_date(tmp_path, capsys, previous_mart):
+    params, before = setup(tmp_path, previous_mart, [{"last_purchase_date": "2099-01-01"}] * 3)
+    fails(capsys, ["run", "--params", str(params)], "field last_purchase_date:", "none of the 3 rows",
+          "between 1900-01-01 and", "set reference_date", str(params))
+    unchanged(tmp_path, before)
+
+
 # --- zero rows left ---------------------------------------------------------------------------------------------
 
 def test_a_header_only_file_is_one_line(tmp_path, capsys, previous_mart):
@@ -123,15 +179,18 @@ def test_a_reference_date_before_every_purchase_says_so(tmp_path, capsys, previo
 
 # --- flag: keeps the row and the types, or is refused when the params are read ----------------------------------
 
-REFUSED = {"nulls", "unparsable_values", "unparsable_dates", "aov_not_positive"}
+REFUSED = {"nulls", "unparsable_values", "unparsable_dates", "implausible_dates", "implausible_money",
+           "aov_not_positive"}
 TRIGGERS = {  # a row that fails the check (and, as far as possible, only it)
     "nulls": {"total_spent": ""},
     "unparsable_values": {"credit_score": "excellent"},
     "unparsable_dates": {"first_purchase_date": "2024-02-30"},
+    "implausible_dates": {"first_purchase_date": "1850-01-01"},
     "out_of_range": {"age": "95"},
     "last_before_first": {"first_purchase_date": "2025-05-01", "last_purchase_date": "2025-04-01"},
     "dates_after_reference": {"last_purchase_date": "2025-07-01"},
     "negative_money": {"income": "-5.0"},
+    "implausible_money": {"income": "5000000000"},
     "aov_not_positive": {"avg_order_value": "0"},
     "aov_above_total": {"avg_order_value": "400.0"},
     "duplicate_ids": {"customer_id": "10001", "age": "41"},
@@ -174,6 +233,14 @@ def test_flag_keeps_the_row_with_whole_scores_or_is_refused_at_load(tmp_path, ca
                                                               "or a CSS colour name", "got '#zzzzzz'"]),
     (lambda raw: raw["segments"][1].update(color="tab:blue"), ["segment 'at_risk': key 'color'", "got 'tab:blue'"]),
     (lambda raw: raw["fallback"].update(color="red; background: url(x)"), ["segment 'steady': key 'color'"]),
+    (lambda raw: raw.update(plausible={"max_money": "1e9"}), ["plausible: key 'max_money' must be a number",
+                                                              "1.0e+9", "got '1e9'"]),
+    (lambda raw: raw.update(plausible={"max_money": 1e15}), ["plausible: key 'max_money'", "at most 1e12"]),
+    (lambda raw: raw.update(plausible={"latest_date": "2020-01-01", "earliest_date": "2021-01-01"}),
+     ["plausible: key 'latest_date' 2020-01-01 is before earliest_date 2021-01-01"]),
+    (lambda raw: raw.update(plausible={"earliest": "2021-01-01"}), ["plausible: unknown key 'earliest'"]),
+    (lambda raw: raw["quality"].update(order_implausible="flag"),
+     ["quality: key 'order_implausible' must be one of fail, drop"]),
 ])
 def test_bad_params_are_one_line_at_load(tmp_path, capsys, previous_mart, change, parts):
     params, before = setup(tmp_path, previous_mart, [{}] * 3, change=change)
@@ -219,6 +286,18 @@ def test_unusable_order_values_stop_the_run(tmp_path, capsys, previous_mart, val
     fails(capsys, ["run", "--params", str(params)], str(tmp_path / "orders.csv"), "field order_value:",
           "1 row (e.g. row 3)", f"row 3 has order_value '{value}'", "order_unparsable")
     unchanged(tmp_path, before)
+
+
+def test_implausible_orders_are_dropped_and_counted(tmp_path, previous_mart):
+    params, _ = orders_setup(tmp_path, previous_mart, ORDERS + "3,A,2026-02-01,5000000000\n4,B,0001-01-01,5.00\n",
+                             reference_date=None)
+    assert main(["run", "--params", str(params)]) == 0
+    found, checks = review(tmp_path / "mart")
+    assert checks["order_implausible"]["count"] == 2
+    assert [e["input_row"] for e in checks["order_implausible"]["examples"]] == [3, 4]
+    mart = pd.read_parquet(tmp_path / "mart" / CUSTOMERS).set_index("source_customer_id")
+    assert mart.loc["A", "monetary"] == 10.0 and str(mart.loc["B", "first_purchase_date"])[:10] == "2026-02-10"
+    assert found["reference_date"] == "2026-02-11"
 
 
 @pytest.mark.parametrize(("text", "overrides", "parts"), [
