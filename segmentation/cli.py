@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
     mig.add_argument("--match", choices=("id", "source"), default="source",
                      help="match customers by source id + first purchase date (default) or by customer_id")
+    for command in sub.choices.values():  # `--debug` also after the command; the default keeps one given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show the full traceback on errors")
     return parser
 
 

@@ -32,7 +32,7 @@ from ibis.backends import BaseBackend
 from segmentation.errors import InputDataError, describe_rows
 from segmentation.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
 from segmentation.mart import file_sha256
-from segmentation.params import ORDER_CHECKS, Params
+from segmentation.params import ORDER_CHECKS, Params, PlausibleParams
 from segmentation.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
 from segmentation.stats import whole
 from segmentation.schema import field_types
@@ -150,20 +150,27 @@ def parse_orders(raw: ibis.Table) -> ibis.Table:
     return parse_fields(raw, present, keep=(ROW, SOURCE_FILE), any_type=("order_id",))
 
 
-def order_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None) -> dict[str, Any]:
-    """Check id → predicate (true on a failing order) for every check that does not need the customer file."""
+def order_field_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None,
+                       plausible: PlausibleParams = PlausibleParams()) -> dict[str, dict[str, Any]]:
+    """Check id → field → predicate (true where that field fails the check; null counts as passing)."""
     parsed_fields = [n for n in ("order_date", "order_value", "quantity") if n in parsed.columns]
+    date = parsed.order_date
+    # dates after the run's day are order_date_in_future's (that check knows when they become due)
+    too_early = date < ibis.date(plausible.earliest_date)
     checks = {
-        "order_nulls": any_of(parsed[n].isnull() for n in REQUIRED),
-        "order_unparsable": any_of(parsed[RAW + n].notnull() & parsed[n].isnull() for n in parsed_fields),
-        "order_value_not_positive": parsed.order_value <= 0,
-        "order_date_in_future": parsed.order_date > ibis.date(today),
+        "order_nulls": {n: parsed[n].isnull() for n in REQUIRED},
+        "order_unparsable": {n: parsed[RAW + n].notnull() & parsed[n].isnull() for n in parsed_fields},
+        "order_value_not_positive": {n: parsed[n] <= 0 for n in ("order_value", "quantity") if n in parsed.columns},
+        "order_implausible": {
+            "order_date": too_early if plausible.latest_date is None
+            else too_early | (date > ibis.date(plausible.latest_date)),
+            "order_value": parsed.order_value > plausible.max_money,
+        },
+        "order_date_in_future": {"order_date": date > ibis.date(today)},
     }
-    if "quantity" in parsed.columns:
-        checks["order_value_not_positive"] = checks["order_value_not_positive"] | (parsed.quantity <= 0)
     if reference_date is not None:
-        checks["orders_after_reference"] = parsed.order_date >= ibis.date(reference_date)
-    return {cid: predicate.fill_null(False) for cid, predicate in checks.items()}
+        checks["orders_after_reference"] = {"order_date": date >= ibis.date(reference_date)}
+    return {cid: {n: p.fill_null(False) for n, p in per_field.items()} for cid, per_field in checks.items()}
 
 
 def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = None) -> OrderReview:
@@ -176,7 +183,8 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     source = find_sources(params.transactions.path)
     parsed = parse_orders(read_orders(con, source))
     today = today or dt.date.today()
-    checks = order_checks(parsed, today, params.reference_date)
+    per_field = order_field_checks(parsed, today, params.reference_date, params.plausible)
+    checks = {cid: any_of(predicates.values()) for cid, predicates in per_field.items()}
     dropping = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop")
     passes = ~dropping if dropping is not None else ibis.literal(True)
     # the latest order that passes every other check fixes the default reference date
@@ -187,8 +195,11 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
-    results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid]) for cid in checks]
-    reference_date = params.reference_date or _day_after(counts["latest"], source)
+    if not rows_in:
+        raise InputDataError(f"{source.pattern}: no order rows (only a header?); expected one order per row")
+    results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid], per_field=per_field[cid])
+               for cid in checks]
+    reference_date = params.reference_date or _day_after(counts["latest"], source, params, rows_in, results)
 
     kept = parsed.filter(passes)
     frequency = "orders" if "order_id" in parsed.columns else "days"
@@ -277,8 +288,10 @@ def _unique_customer_file(con: BaseBackend, params: Params) -> ibis.Table:
 
 
 def _result(parsed: ibis.Table, source: OrderSource, params: Params, check_id: str, count: int,
-            predicate: ibis.BooleanValue | None, *, failing: ibis.Table | None = None) -> CheckResult:
-    """One check's outcome; a `fail` policy with failing orders stops the run with one line naming them."""
+            predicate: ibis.BooleanValue | None, *, failing: ibis.Table | None = None,
+            per_field: dict[str, Any] | None = None) -> CheckResult:
+    """One check's outcome; a `fail` policy with failing orders stops the run with one line naming them (with
+    `per_field`, the predicate of each field: only the failing fields are named, with the first row's value)."""
     policy = params.quality[check_id]
     fields = _check_fields(check_id, parsed)
     result = CheckResult(check_id, ORDER_CHECKS[check_id][1], list(fields), policy, count)
@@ -289,10 +302,21 @@ def _result(parsed: ibis.Table, source: OrderSource, params: Params, check_id: s
     if policy == "fail":
         first_file = result.examples[0][SOURCE_FILE]
         where = source.pattern if len(source.files) == 1 else f"{source.pattern} ({first_file})"
+        named, first = list(fields), ""
+        if per_field:
+            found = failing.aggregate(**{n: p.cast("int64").sum() for n, p in per_field.items()}).execute().iloc[0]
+            named = [n for n in per_field if whole(found[n])]
+            example = result.examples[0]
+            row = parsed.filter((parsed[SOURCE_FILE] == first_file) & (parsed[ROW] == example[ROW]))
+            bad = row.select(**per_field).execute().iloc[0]
+            name = next((n for n in named if bad[n]), None)
+            if name is not None:
+                value = example[name]
+                first = f"; row {example[ROW]} has {name} {'empty' if value is None else repr(value)}"
         raise InputDataError(
-            f"{where}: field {', '.join(fields)}: {result.description} in "
-            f"{describe_rows(count, [e[ROW] for e in result.examples if e[SOURCE_FILE] == first_file])}; "
-            f"policy for check '{check_id}' is 'fail' in {params.path}"
+            f"{where}: field {', '.join(named)}: {result.description} in "
+            f"{describe_rows(count, [e[ROW] for e in result.examples if e[SOURCE_FILE] == first_file])}{first}; "
+            f"policy for check '{check_id}' is 'fail' in {params.path}: fix those rows, or set it to drop"
         )
     result.action = f"dropped {describe_rows(count)}"
     return result
@@ -304,6 +328,7 @@ def _check_fields(check_id: str, parsed: ibis.Table) -> tuple[str, ...]:
         "order_nulls": REQUIRED,
         "order_unparsable": ("order_date", "order_value", "quantity"),
         "order_value_not_positive": ("order_value", "quantity"),
+        "order_implausible": ("order_date", "order_value"),
         "order_date_in_future": ("order_date",),
         "orders_after_reference": ("order_date",),
         "unknown_customers": ("customer_id",),
@@ -325,10 +350,15 @@ def _examples(failing: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, An
     return out
 
 
-def _day_after(latest: Any, source: OrderSource) -> dt.date:
+def _day_after(latest: Any, source: OrderSource, params: Params, rows_in: int,
+               results: list[CheckResult]) -> dt.date:
     """The default reference date: the day after the latest order that passed."""
     if is_missing(latest):
-        raise InputDataError(f"{source.pattern}: field order_date: no order passes the data-quality checks")
+        why = ", ".join(f"{r.id} dropped {describe_rows(r.count)}" for r in results if r.count)
+        raise InputDataError(
+            f"{source.pattern}: no order passes the data-quality checks ({describe_rows(rows_in)} in; {why}); fix "
+            f"those orders, or change those checks' policies in {params.path}"
+        )
     return as_date(latest) + dt.timedelta(days=1)
 
 

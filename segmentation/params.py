@@ -22,12 +22,17 @@ SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|sc)://\S
 # Every data-quality check, its default policy, and what it looks for (shown in the DQ report).
 QUALITY_CHECKS: dict[str, tuple[str, str]] = {
     "nulls": ("drop", "a required field is empty"),
-    "unparsable_values": ("fail", "a numeric or boolean field holds text that is not a number / true / false"),
+    "unparsable_values": ("fail", "a numeric or boolean field holds text that is not a number (finite, within "
+                                  "±1e12) / true / false"),
     "unparsable_dates": ("drop", "a purchase date is not an ISO date"),
+    "implausible_dates": ("drop", "a purchase date is before plausible.earliest_date or after plausible.latest_date "
+                                  "(default: the day of the run)"),
     "out_of_range": ("flag", "age outside 18–80, credit score outside 300–850 or churn risk outside 0–1"),
     "last_before_first": ("drop", "last purchase is earlier than first purchase"),
     "dates_after_reference": ("drop", "a purchase date falls after the reference date"),
     "negative_money": ("drop", "total spent, average order value or income is negative"),
+    "implausible_money": ("drop", "total spent, average order value or income is beyond ±plausible.max_money, "
+                                  "or an average order value is above zero but below one cent"),
     "aov_not_positive": ("drop", "average order value is zero or negative"),
     "aov_above_total": ("drop", "average order value exceeds total spent"),
     "duplicate_ids": ("flag", "a customer id is used by more than one row (ids are re-issued)"),
@@ -37,13 +42,32 @@ QUALITY_CHECKS: dict[str, tuple[str, str]] = {
 # Checks on the rows of an orders table (transaction input only); an order can be dropped or stop the run.
 ORDER_CHECKS: dict[str, tuple[str, str]] = {
     "order_nulls": ("drop", "an order's customer id, date or value is empty"),
-    "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number"),
+    "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number "
+                                 "(finite, within ±1e12)"),
     "order_value_not_positive": ("drop", "an order's value is zero or negative"),
+    "order_implausible": ("drop", "an order's value is above plausible.max_money, or its date is before "
+                                  "plausible.earliest_date or after plausible.latest_date (when set)"),
     "order_date_in_future": ("drop", "an order is dated after the day the mart is built"),
     "orders_after_reference": ("drop", "an order is dated on or after the reference date (not counted as of it)"),
     "unknown_customers": ("drop", "an order's customer id is not in the customer file"),
 }
 ORDER_POLICIES = ("fail", "drop")
+# Customer checks whose failing rows cannot be kept: why `flag` is refused for each (the others accept all three).
+NOT_FLAGGABLE = {
+    "nulls": "a flagged row would keep an empty field that RFM scores and ids cannot use",
+    "unparsable_values": "a flagged row would keep an empty number that RFM scores cannot use",
+    "unparsable_dates": "a flagged row would keep an empty date that recency and ids cannot use",
+    "implausible_dates": "a flagged date would still set recency and the customer's id",
+    "aov_not_positive": "frequency is total spent ÷ average order value, which needs a positive average",
+    "implausible_money": "a flagged value would still enter the scores and the exact cent sums",
+}
+# A number in any field must be finite and within ±NUMBER_LIMIT to count as a number at all: beyond it the exact
+# sums and sums of squares of the summary (whole cents in DECIMAL(38, 0)) could overflow.
+NUMBER_LIMIT = 1e12
+# Plausibility bounds (params section `plausible`): purchase dates from EARLIEST_DATE, money up to MAX_MONEY.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+MAX_MONEY = 1_000_000_000
+MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1, 100_000
 
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
 DEFAULT_PALETTE = (
@@ -55,9 +79,10 @@ FALLBACK_COLOR = "#7F7F7F"
 SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "f", "m"}
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
-    "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "premium", "privacy",
-    "engine", "segments", "fallback",
+    "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "plausible", "premium",
+    "privacy", "engine", "segments", "fallback",
 }
+HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 
 @dataclass(frozen=True)
@@ -96,6 +121,19 @@ class PremiumParams:
 
 
 @dataclass(frozen=True)
+class PlausibleParams:
+    """Bounds of believable values: purchase dates in [earliest_date, latest_date], money within ±max_money."""
+
+    earliest_date: dt.date = EARLIEST_DATE
+    latest_date: dt.date | None = None  # None: the day of the run
+    max_money: float = MAX_MONEY
+
+    def latest(self, today: dt.date | None = None) -> dt.date:
+        """The latest plausible purchase date: latest_date, or the day of the run."""
+        return self.latest_date or today or dt.date.today()
+
+
+@dataclass(frozen=True)
 class EngineParams:
     """Which query engine runs the mart and what it may use; past the memory limit DuckDB spills to disk."""
 
@@ -131,6 +169,7 @@ class Params:
     engine: EngineParams
     segments: tuple[Segment, ...]
     fallback: Segment
+    plausible: PlausibleParams = field(default_factory=PlausibleParams)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -155,9 +194,17 @@ def load_params(path: str | Path, *, root: Path | None = None) -> Params:
     """Read, lint and type a params YAML file; relative data paths resolve against `root` (default: cwd)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read params file ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ParamsError(
+            f"{path}: not UTF-8 text: byte 0x{data[exc.start]:02x} at byte position {exc.start} (line {line}) "
+            f"cannot be decoded; save the file as UTF-8"
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -202,10 +249,14 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
     quality_raw = _mapping(path, raw, "quality")
     _reject_unknown(path, "quality", quality_raw, set(QUALITY_CHECKS) | set(ORDER_CHECKS))
     for check, policy in quality_raw.items():
-        allowed = ORDER_POLICIES if check in ORDER_CHECKS else POLICIES
+        allowed = policies_of(check)
         if policy not in allowed:
-            raise ParamsError(f"{path}: quality: key '{check}' must be one of {', '.join(allowed)}, got {policy!r}")
+            why = f" ({NOT_FLAGGABLE[check]})" if policy == "flag" and check in NOT_FLAGGABLE else ""
+            raise ParamsError(
+                f"{path}: quality: key '{check}' must be one of {', '.join(allowed)}{why}, got {policy!r}"
+            )
         quality[check] = policy
+    plausible = _plausible(path, raw)
     transactions = _transactions(path, raw, root)
     if raw.get("input", "") is None and transactions is None:
         raise ParamsError(f"{path}: key 'input' may be null only with a 'transactions' section (the orders table)")
@@ -214,11 +265,21 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
     _reject_unknown(path, "premium", premium_raw, {"bootstrap_samples", "confidence", "seed"})
     premium = PremiumParams(
         bootstrap_samples=_int(path, "premium", "bootstrap_samples", premium_raw.get("bootstrap_samples", 1000)),
-        confidence=float(premium_raw.get("confidence", 0.95)),
+        confidence=_number(path, "premium", "confidence", premium_raw.get("confidence", 0.95),
+                           "a number in [0.5, 1), e.g. 0.95"),
         seed=_int(path, "premium", "seed", premium_raw.get("seed", 20261127)),
     )
     if not 0.5 <= premium.confidence < 1:
-        raise ParamsError(f"{path}: premium: key 'confidence' must be in [0.5, 1), got {premium.confidence}")
+        raise ParamsError(
+            f"{path}: premium: key 'confidence' must be a number in [0.5, 1), e.g. 0.95, got {premium.confidence}"
+        )
+    if not MIN_BOOTSTRAP <= premium.bootstrap_samples <= MAX_BOOTSTRAP:
+        raise ParamsError(
+            f"{path}: premium: key 'bootstrap_samples' must be between {MIN_BOOTSTRAP} and {MAX_BOOTSTRAP:,} "
+            f"(e.g. 1000), got {premium.bootstrap_samples}"
+        )
+    if premium.seed < 0:
+        raise ParamsError(f"{path}: premium: key 'seed' must be a whole number ≥ 0, got {premium.seed}")
     privacy = _mapping(path, raw, "privacy")
     _reject_unknown(path, "privacy", privacy, {"export_contacts"})
     export_contacts = privacy.get("export_contacts", False)
@@ -259,8 +320,33 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
                             spark_master=spark_master),
         segments=segments,
         fallback=fallback,
+        plausible=plausible,
         raw=raw,
     )
+
+
+def policies_of(check: str) -> tuple[str, ...]:
+    """The policies a quality check accepts: order checks and checks whose rows cannot be kept have no `flag`."""
+    return ORDER_POLICIES if check in ORDER_CHECKS or check in NOT_FLAGGABLE else POLICIES
+
+
+def _plausible(path: Path, raw: dict[str, Any]) -> PlausibleParams:
+    """The optional `plausible` section: the date window and the money bound."""
+    section = _mapping(path, raw, "plausible")
+    _reject_unknown(path, "plausible", section, {"earliest_date", "latest_date", "max_money"})
+    earliest = _date(path, section.get("earliest_date", EARLIEST_DATE), "plausible: key 'earliest_date'")
+    if earliest is None:
+        raise ParamsError(f"{path}: plausible: key 'earliest_date' must be an ISO date like 1900-01-01, got null")
+    latest = _date(path, section.get("latest_date"), "plausible: key 'latest_date'")
+    if latest is not None and latest < earliest:
+        raise ParamsError(
+            f"{path}: plausible: key 'latest_date' {latest} is before earliest_date {earliest} (an empty window)"
+        )
+    bound = "a number above 0 and at most 1e12 (larger sums overflow the exact cent arithmetic)"
+    max_money = _number(path, "plausible", "max_money", section.get("max_money", MAX_MONEY), bound)
+    if not 0 < max_money <= NUMBER_LIMIT:
+        raise ParamsError(f"{path}: plausible: key 'max_money' must be {bound}, got {max_money!r}")
+    return PlausibleParams(earliest_date=earliest, latest_date=latest, max_money=max_money)
 
 
 def _transactions(path: Path, raw: dict[str, Any], root: Path) -> TransactionParams | None:
@@ -291,9 +377,7 @@ def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: 
             raise ParamsError(f"{path}: {label}: key '{key}' must be a non-empty text")
     actions = _texts(path, label, "actions", item.get("actions"), 2, 3)
     risks = _texts(path, label, "risks", item.get("risks"), 1, 4)
-    color = item.get("color", default_color)
-    if not (isinstance(color, str) and len(color) == 7 and color.startswith("#")):
-        raise ParamsError(f"{path}: {label}: key 'color' must be a hex colour like '#1f77b4', got {color!r}")
+    color = _color(path, label, item.get("color", default_color))
     ranges = {}
     if not fallback:
         for key in ("r", "f", "m"):
@@ -301,6 +385,22 @@ def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: 
     return Segment(
         id=seg_id, name=item["name"].strip(), description=item["description"].strip(),
         actions=actions, risks=risks, color=color, **ranges,
+    )
+
+
+def _color(path: Path, label: str, value: Any) -> str:
+    """A colour safe in CSS, matplotlib and plotly, as '#rrggbb': '#rrggbb' is kept as written, '#rgb' and CSS
+    colour names (steelblue, …) are spelled out."""
+    if isinstance(value, str) and HEX_COLOR.fullmatch(value):
+        return value if len(value) == 7 else "#" + "".join(c * 2 for c in value[1:])
+    if isinstance(value, str) and value.strip():
+        from matplotlib._color_data import CSS4_COLORS  # late: matplotlib is slow to import, names are rare
+
+        if value.strip().lower() in CSS4_COLORS:
+            return CSS4_COLORS[value.strip().lower()]
+    raise ParamsError(
+        f"{path}: {label}: key 'color' must be a hex colour like '#1f77b4' or '#17b', or a CSS colour name like "
+        f"'steelblue', got {value!r}"
     )
 
 
@@ -347,6 +447,25 @@ def _int(path: Path, where: str, key: str, value: Any) -> int:
     if type(value) is not int:
         raise ParamsError(f"{path}: {where}: key '{key}' must be a whole number, got {value!r}")
     return value
+
+
+def _number(path: Path, where: str, key: str, value: Any, expected: str) -> float:
+    """A finite number, whole or not (booleans and quoted text are not numbers here); `expected` says which."""
+    if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
+        hint = ""
+        if isinstance(value, str) and _looks_numeric(value):
+            hint = " (write it unquoted; YAML reads 1e9 as text, 1.0e+9 as a number)"
+        raise ParamsError(f"{path}: {where}: key '{key}' must be {expected}{hint}, got {value!r}")
+    return value
+
+
+def _looks_numeric(text: str) -> bool:
+    """Whether a text would read as a number."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _date(path: Path, value: Any, key: str = "key 'reference_date'") -> dt.date | None:

@@ -20,7 +20,7 @@ from ibis.backends import BaseBackend
 
 from segmentation.errors import InputDataError, describe_rows
 from segmentation.load import ROW
-from segmentation.params import QUALITY_CHECKS, Params
+from segmentation.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, PlausibleParams
 from segmentation.schema import PERSONAL_FIELDS, field_types
 from segmentation.stats import whole
 
@@ -33,6 +33,7 @@ RANGES = {"age": (18, 80), "credit_score": (300, 850), "churn_risk": (0, 1)}
 MONEY = ("total_spent", "avg_order_value", "income")
 DATES = ("first_purchase_date", "last_purchase_date")
 EXAMPLES = 5
+MIN_AOV = 0.01  # a positive average order value below one cent is implausible: total ÷ it overflows the frequency
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class Check:
     id: str
     fields: tuple[str, ...]
     failing: Callable[[ibis.Table], ibis.BooleanValue]
+    # for checks that test each field alike: the predicate on one field (names the failing fields in an error)
+    field_failing: Callable[[ibis.Table, str], ibis.BooleanValue] | None = None
+    bounds: str = ""  # the bounds from the params this run used, for error messages
+
+    @classmethod
+    def each(cls, check_id: str, fields: Sequence[str], one: Callable[[ibis.Table, str], ibis.BooleanValue],
+             bounds: str = "") -> Check:
+        """A check that fails a row when any of `fields` fails `one`."""
+        return cls(check_id, tuple(fields), lambda t: any_of(one(t, n) for n in fields), one, bounds)
 
     @property
     def description(self) -> str:
@@ -74,6 +84,7 @@ class QualityReview:
     checks: list[CheckResult]
     optional: tuple[str, ...] = OPTIONAL_FIELDS  # fields allowed to be empty
     orders: dict[str, Any] | None = None  # the orders table's part of the review (transaction input only)
+    plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
         """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
@@ -84,6 +95,12 @@ class QualityReview:
             "rows_out": self.rows_out,
             "duplicate_ids": self.duplicate_ids,
             "checks": [vars(c) for c in self.checks],
+            # as set in the params: a null latest_date means the day of the run (kept null so reruns match)
+            "plausible": {
+                "earliest_date": self.plausible.earliest_date.isoformat(),
+                "latest_date": None if self.plausible.latest_date is None else self.plausible.latest_date.isoformat(),
+                "max_money": self.plausible.max_money,
+            },
         }
         if self.orders is not None:
             found["orders"] = self.orders
@@ -108,10 +125,20 @@ def parse_fields(raw: ibis.Table, types: dict[str, str], keep: Sequence[str] = (
         else:
             written = column.cast("string").nullif("")
             parsed = written if kind == "string" else written.try_cast(kind)
+        if ibis.dtype(kind).is_numeric():
+            parsed = usable_number(parsed)
         if kind != "string":
             typed[RAW + name] = written
         typed[name] = parsed
     return raw.select(*keep, **typed)
+
+
+def usable_number(value: ibis.NumericValue) -> ibis.NumericValue:
+    """The value, or null where it is NaN, ±inf or beyond ±NUMBER_LIMIT (such a value counts as not parsed)."""
+    usable = value.between(-NUMBER_LIMIT, NUMBER_LIMIT)
+    if value.type().is_floating():
+        usable = ~value.isnan() & ~value.isinf() & usable
+    return ibis.ifelse(usable, value, ibis.null(value.type()))
 
 
 def as_written(name: str) -> str:
@@ -119,23 +146,26 @@ def as_written(name: str) -> str:
     return name if field_types()[name] == "string" else RAW + name
 
 
-def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS) -> list[Check]:
-    """All checks, in report order; predicates treat an unknown (null) outcome as passing."""
+def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS,
+           plausible: PlausibleParams = PlausibleParams(), today: dt.date | None = None) -> list[Check]:
+    """All checks, in report order; predicates treat an unknown (null) outcome as passing. The date window ends on
+    plausible.latest_date or, by default, on `today` (the day of the run)."""
     types = field_types()
     required = [n for n in types if n not in optional]
     parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
     ref = ibis.date(reference_date)
     return [
-        Check("nulls", tuple(required), lambda t: any_of(t[as_written(n)].isnull() for n in required)),
-        Check("unparsable_values", tuple(parsed_kinds), lambda t: any_of(_unparsed(t, n) for n in parsed_kinds)),
-        Check("unparsable_dates", DATES, lambda t: any_of(_unparsed(t, n) for n in DATES)),
-        Check(
-            "out_of_range", tuple(RANGES),
-            lambda t: any_of(~t[n].between(lo, hi) for n, (lo, hi) in RANGES.items()),
-        ),
+        Check.each("nulls", required, lambda t, n: t[as_written(n)].isnull()),
+        Check.each("unparsable_values", parsed_kinds, _unparsed),
+        Check.each("unparsable_dates", DATES, _unparsed),
+        Check.each("implausible_dates", DATES, lambda t, n: ~in_window(t[n], plausible, today),
+                   f"{plausible.earliest_date} to {plausible.latest(today)}"),
+        Check.each("out_of_range", RANGES, lambda t, n: ~t[n].between(*RANGES[n])),
         Check("last_before_first", DATES, lambda t: t.last_purchase_date < t.first_purchase_date),
-        Check("dates_after_reference", DATES, lambda t: any_of(t[n] >= ref for n in DATES)),
-        Check("negative_money", MONEY, lambda t: any_of(t[n] < 0 for n in MONEY)),
+        Check.each("dates_after_reference", DATES, lambda t, n: t[n] >= ref),
+        Check.each("negative_money", MONEY, lambda t, n: t[n] < 0),
+        Check.each("implausible_money", MONEY, lambda t, n: _implausible_money(t[n], n, plausible.max_money),
+                   f"max_money {plausible.max_money:,}"),
         Check("aov_not_positive", ("avg_order_value",), lambda t: t.avg_order_value <= 0),
         # one cent of slack: both values are rounded to cents independently
         Check(
@@ -147,30 +177,63 @@ def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS)
     ]
 
 
-def reference_date_for(parsed: ibis.Table, params: Params) -> dt.date:
-    """The params' reference date, or the day after the latest parsable last purchase."""
+def _implausible_money(value: ibis.NumericValue, name: str, max_money: float) -> ibis.BooleanValue:
+    """Beyond ±max_money; an average order value also when above zero but below one cent."""
+    beyond = value.abs() > max_money
+    return beyond | ((value > 0) & (value < MIN_AOV)) if name == "avg_order_value" else beyond
+
+
+def in_window(date: ibis.DateValue, plausible: PlausibleParams, today: dt.date | None = None) -> ibis.BooleanValue:
+    """Whether a date lies in the plausible window (null stays null)."""
+    return date.between(ibis.date(plausible.earliest_date), ibis.date(plausible.latest(today)))
+
+
+def reference_date_for(parsed: ibis.Table, params: Params, source: Path | str | None = None,
+                       today: dt.date | None = None) -> dt.date:
+    """The params' reference date, or the day after the latest last purchase inside the plausible date window
+    (a purchase dated 2099 must not move it)."""
     if params.reference_date is not None:
         return params.reference_date
-    latest = parsed.last_purchase_date.max().execute()
-    if latest is None:
-        raise InputDataError(f"{params.input_path}: field last_purchase_date has no parsable date in any row")
-    return as_date(latest) + dt.timedelta(days=1)
+    source = source or params.input_path
+    plausible = params.plausible
+    last = parsed.last_purchase_date
+    found = parsed.aggregate(
+        rows=_.count(), latest=ibis.ifelse(in_window(last, plausible, today), last, None).max(),
+    ).execute().iloc[0]
+    if not whole(found["rows"]):
+        raise no_rows(source)
+    if is_missing(found["latest"]):
+        raise InputDataError(
+            f"{source}: field last_purchase_date: none of the {describe_rows(whole(found['rows']))} has a date between "
+            f"{plausible.earliest_date} and {plausible.latest(today)}, so there is no reference date; fix the dates, "
+            f"or set reference_date (or plausible.earliest_date / latest_date) in {params.path}"
+        )
+    return as_date(found["latest"]) + dt.timedelta(days=1)
+
+
+def no_rows(source: Path | str | None) -> InputDataError:
+    """The error for an input without data rows."""
+    return InputDataError(f"{source}: no data rows (only a header?); expected one customer per row")
 
 
 def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | str | None = None,
            reference_date: dt.date | None = None, optional: tuple[str, ...] = OPTIONAL_FIELDS,
-           orders: dict[str, Any] | None = None, order_checks: list[CheckResult] = ()) -> QualityReview:
+           orders: dict[str, Any] | None = None, order_checks: list[CheckResult] = (),
+           today: dt.date | None = None) -> QualityReview:
     """Run every check on the raw table, apply the policies, and return the validated table with the review.
 
     One pass computes every check into a stored table (typed fields plus one yes/no column per check); counts,
     the validated rows and the flags are then cheap reads of it. `source` names the input in error messages
     (default: the params' customer file); `optional` lists the fields that may be empty. With transaction input,
-    `orders` and `order_checks` are the orders table's review, reported ahead of the customer checks.
+    `orders` and `order_checks` are the orders table's review, reported ahead of the customer checks. `today` (the
+    day of the run by default) ends the plausible date window unless the params set plausible.latest_date. No row
+    left after the checks stops the run, naming the checks that removed the rows.
     """
     parsed = parse(raw)
     source = source or params.input_path
-    reference_date = reference_date or reference_date_for(parsed, params)
-    all_checks = checks(reference_date, optional)
+    today = today or dt.date.today()
+    reference_date = reference_date or reference_date_for(parsed, params, source, today)
+    all_checks = checks(reference_date, optional, params.plausible, today)
     marked = mark_repeats(con, parsed, unique_ids=orders is not None)
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
     fails = {c.id: FAILS + c.id for c in all_checks}
@@ -198,12 +261,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
         if count:
             result.examples = _examples(parsed, checked.filter(checked[fails[check.id]]), check.fields)
             if policy == "fail":
-                rows = [e[ROW] for e in result.examples]
-                raise InputDataError(
-                    f"{source}: field {', '.join(check.fields[:4])}{'…' if len(check.fields) > 4 else ''}: "
-                    f"{check.description} in {describe_rows(count, rows)}; "
-                    f"policy for check '{check.id}' is 'fail' in {params.path}"
-                )
+                raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
             result.action = {"drop": "dropped", "flag": "kept and flagged"}[policy] + f" {describe_rows(count)}"
         results.append(result)
 
@@ -214,9 +272,51 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
     validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
     rows_out = rows_in - whole(counts["dropped"])
+    if not rows_out:
+        raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
     duplicate_ids = {"ids": whole(counts["dup_ids"]), "rows": whole(counts["duplicate_ids"])}
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
-                         optional, orders)
+                         optional, orders, params.plausible)
+
+
+def _failed(source: Path | str | None, params: Params, parsed: ibis.Table, check: Check, count: int,
+            rows: list[int]) -> InputDataError:
+    """The one-line error for a `fail` check: the fields that fail (and the first row's value), rows, fix."""
+    fields, first = list(check.fields), ""
+    if check.field_failing is not None:
+        flags = {n: check.field_failing(parsed, n).fill_null(False) for n in check.fields}
+        found = parsed.aggregate(**{n: f.cast("int64").sum() for n, f in flags.items()}).execute().iloc[0]
+        fields = [n for n in check.fields if whole(found[n])]
+        row = parsed.filter(parsed[ROW] == rows[0])
+        row = row.select(**{f"is_{n}": flags[n] for n in fields}, **{n: parsed[as_written(n)] for n in fields})
+        values = row.execute().iloc[0]
+        name = next((n for n in fields if values[f"is_{n}"]), None)
+        if name is not None and name not in PERSONAL_FIELDS:
+            value = values[name]
+            first = f"; row {rows[0]} has {name} {'empty' if is_missing(value) else repr(str(value))}"
+    shown = ", ".join(fields[:4]) + ("…" if len(fields) > 4 else "")
+    return InputDataError(
+        f"{source}: field {shown}: {check.description}{f' [{check.bounds}]' if check.bounds else ''} in "
+        f"{describe_rows(count, rows)}{first}; policy for check "
+        f"'{check.id}' is 'fail' in {params.path}: fix those rows, or set it to drop"
+    )
+
+
+def nothing_left(source: Path | str | None, params: Params, rows_in: int, results: Sequence[CheckResult],
+                 reference_date: dt.date, from_orders: bool) -> InputDataError:
+    """The error for a review that leaves no customer: which checks removed the rows, and what to change."""
+    if not rows_in and not from_orders:
+        return no_rows(source)
+    dropping = [r for r in results if r.policy == "drop" and r.count]
+    why = ", ".join(f"{r.id} dropped {describe_rows(r.count)}" for r in dropping) or "no check dropped rows"
+    what = (f"{rows_in:,} customers from the orders in" if rows_in else "no order passed") if from_orders \
+        else f"{describe_rows(rows_in)} in"
+    fix = f"fix those rows, or change those checks' policies in {params.path}"
+    if params.reference_date is not None and any(r.id in ("dates_after_reference", "orders_after_reference")
+                                                  for r in dropping):
+        fix = (f"set a reference_date later than {reference_date} in {params.path} (or null: the day after the "
+               f"latest purchase), or {fix}")
+    return InputDataError(f"{source}: no customer left after the data-quality checks ({what}; {why}); {fix}")
 
 
 def mark_repeats(con: BaseBackend, parsed: ibis.Table, *, unique_ids: bool = False) -> ibis.Table:
@@ -269,6 +369,10 @@ def validated_contract(params: Params, reference_date: dt.date,
             column_checks.append(pa.Check.in_range(*RANGES[name]))
         if name in MONEY and "negative_money" in drops:
             column_checks.append(pa.Check.ge(0))
+        if name in MONEY:  # implausible_money is never only flagged
+            column_checks.append(pa.Check.in_range(-params.plausible.max_money, params.plausible.max_money))
+        if name in DATES:  # nor is implausible_dates; the window's end is the run's day at the latest
+            column_checks.append(pa.Check.ge(params.plausible.earliest_date))
         if name == "avg_order_value" and "aov_not_positive" in drops:
             column_checks.append(pa.Check.gt(0))
         if name in DATES and "dates_after_reference" in drops:

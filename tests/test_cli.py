@@ -11,6 +11,7 @@ import pytest
 from segmentation.cli import main
 
 from .conftest import ROOT, params_copy
+from .test_quality import customer_file
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess:
@@ -60,3 +61,14 @@ def test_bad_arguments_are_rejected_by_argparse(capsys):
         main(["generate", "--rows", "0"])
     assert exc.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_debug_is_accepted_after_the_command_too(tmp_path):
+    bad = customer_file(tmp_path, [{}, {"credit_score": "excellent"}])  # unparsable_values: fail
+    params = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=bad, mart_dir=tmp_path / "mart")
+    plain = run_module("segmentation", "run", "--params", str(params))
+    assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+    debug = run_module("segmentation", "run", "--params", str(params), "--debug")
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip()
+    assert main(["--debug", "rules", str(params), "--debug"]) == 0  # both places at once are fine too
