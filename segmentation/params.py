@@ -394,7 +394,7 @@ def _color(path: Path, label: str, value: Any) -> str:
     if isinstance(value, str) and HEX_COLOR.fullmatch(value):
         return value if len(value) == 7 else "#" + "".join(c * 2 for c in value[1:])
     if isinstance(value, str) and value.strip():
-        from matplotlib._color_data import CSS4_COLORS  # late: matplotlib is slow to import, names are rare
+        from matplotlib.colors import CSS4_COLORS  # late: matplotlib is slow to import, names are rare
 
         if value.strip().lower() in CSS4_COLORS:
             return CSS4_COLORS[value.strip().lower()]
