@@ -307,7 +307,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
     return Params(
         path=path,
         sha256=sha256,
-        title=str(raw.get("title", "Customer segmentation")),
+        title=_title(path, raw.get("title", "Customer segmentation")),
         input_path=None if raw.get("input", "") is None else _path(root, raw.get("input", DEFAULT_INPUT)),
         mart_dir=_path(root, raw.get("mart_dir", "data/mart")),
         transactions=transactions,
@@ -416,6 +416,14 @@ def _score_range(path: Path, label: str, key: str, value: Any, bins: int) -> tup
     if low < 1 or high > bins:
         raise ParamsError(f"{path}: {label}: key '{key}' range [{low}, {high}] is outside the scores 1..{bins}")
     return (low, high)
+
+
+def _title(path: Path, value: Any) -> str:
+    """The report's title: one line of text (the site's navbar and the PDF's title page show it)."""
+    if not (isinstance(value, str) and value.strip()):
+        raise ParamsError(f"{path}: key 'title' must be a non-empty text, e.g. title: Customer segmentation, "
+                          f"got {value!r}")
+    return " ".join(value.split())
 
 
 def _texts(path: Path, label: str, key: str, value: Any, least: int, most: int) -> tuple[str, ...]:

@@ -117,3 +117,14 @@ def test_an_earlier_narrower_rule_takes_its_cells_first(tmp_path):
     assert winner(params.all_segments, 5, 5, 5).id == "vip"
     assert winner(params.all_segments, 4, 5, 5).id == "top"
     assert coverage(params).set_index("segment_id").loc["top", "cells_won"] == 7
+
+
+@pytest.mark.parametrize("title", [None, "", "   ", 42])
+def test_title_must_be_text(tmp_path, title):
+    with pytest.raises(ParamsError, match="key 'title' must be a non-empty text"):
+        load_params(edited(tmp_path, lambda raw: raw.update(title=title)))
+
+
+def test_title_is_one_line(tmp_path):
+    params = load_params(edited(tmp_path, lambda raw: raw.update(title="Spring\n```{include} /etc/passwd\n```")))
+    assert params.title == "Spring ```{include} /etc/passwd ```"
