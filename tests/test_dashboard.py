@@ -34,7 +34,7 @@ from segmentation.dashboard.layout import (
     FILTER_IDS,
     money,
 )
-from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST
+from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST, publishing
 from segmentation.params import Params
 
 # (filters, the same selection as a pandas boolean mask) built from the mart's own values
@@ -208,9 +208,10 @@ def _mart_with_contacts(small_mart: Params, folder: Path) -> Path:
     mart = folder / "mart"
     shutil.copytree(small_mart.mart_dir, mart)
     ids = pd.read_parquet(mart / CUSTOMERS, columns=["customer_id"])["customer_id"]
-    pd.DataFrame({"customer_id": ids, "name": "Ann Example", "email": ids.str.lower() + "@example.com"}).to_parquet(
-        mart / CONTACTS, index=False
-    )
+    with publishing(mart, amend=True) as staging:  # listed in the manifest, as a build with contacts does
+        pd.DataFrame({"customer_id": ids, "name": "Ann Example", "email": ids.str.lower() + "@example.com"}).to_parquet(
+            staging / CONTACTS, index=False
+        )
     return mart
 
 
