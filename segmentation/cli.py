@@ -34,9 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write the orders log: PATH.csv, PATH.parquet, or a folder of Parquet "
                           "part files (no suffix); customer ids are then unique")
 
-    val = sub.add_parser("validate", help="run only the data-quality review; writes data_quality.json")
+    val = sub.add_parser("validate", help="run only the data-quality review; writes its own data_quality.json, "
+                                          "never the mart's")
     _params_options(val)
     _engine_option(val)
+    val.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="folder for the review's data_quality.json (default build/validate/<params name>/); "
+                          "the mart is left as it is")
 
     rules = sub.add_parser("rules", help="lint a params file's segment rules and print which rule wins each cell")
     rules.add_argument("params", nargs="?", type=Path, default=DEFAULT_PARAMS, help="params YAML file")
@@ -98,9 +102,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from segmentation.pipeline import validate_only
+    from segmentation.mart import QUALITY
+    from segmentation.pipeline import validate_dir, validate_only
 
-    validate_only(_load_params(args), progress=_say)
+    params = _load_params(args)
+    out_dir = args.out or validate_dir(params)
+    validate_only(params, out_dir=out_dir, progress=_say)
+    _say(f"review written to {out_dir / QUALITY}")
     return 0
 
 

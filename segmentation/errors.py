@@ -19,6 +19,11 @@ class MartMissingError(SegmentationError):
     """Raised when a downstream step needs a mart that has not been built (or was built by an older schema)."""
 
 
+class MartFolderError(SegmentationError):
+    """Raised when `mart_dir` is not a folder the project owns, or a mart cannot be published there (read-only
+    folder, full disk); the previous mart is left as it was."""
+
+
 def describe_rows(count: int, examples: list[int] | None = None) -> str:
     """Say how many rows are affected and, when known, which ones (1-based data-row numbers)."""
     noun = "row" if count == 1 else "rows"

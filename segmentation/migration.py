@@ -39,9 +39,15 @@ import pyarrow.parquet as pq
 from segmentation.errors import SegmentationError
 from segmentation.mart import (
     CUSTOMERS,
+    FILES,
     MANIFEST,
+    MIGRATION,
+    MIGRATION_JSON,
     Mart,
+    build_sha256,
+    check_mart_dir,
     file_sha256,
+    publishing,
     read_mart,
     write_json,
 )
@@ -68,9 +74,7 @@ __all__ = [
     "totals",
 ]
 
-MIGRATION = "segment_migration.parquet"
-MIGRATION_JSON = "migration.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each snapshot names its build by `build_sha256` (the manifest without its file list)
 NEW, LAPSED = "__new__", "__lapsed__"
 NEW_NAME, LAPSED_NAME = "New (not in before)", "Lapsed (not in after)"
 MATCH_KEYS: dict[str, tuple[str, ...]] = {
@@ -143,6 +147,7 @@ def migrate(before_dir: str | Path, after_dir: str | Path, out_path: str | Path 
         raise MigrationError(f"match must be one of {', '.join(MATCH_KEYS)}, got {match!r}")
     before_dir, after_dir = Path(before_dir), Path(after_dir)
     out_path = Path(out_path) if out_path is not None else after_dir / MIGRATION
+    check_mart_dir(after_dir, fix="pass a mart folder that `python -m segmentation run` built as --after")
     before = read_mart(before_dir, build_hint="python -m segmentation run --params …")
     after = read_mart(after_dir, build_hint="python -m segmentation run --params …")
     before_date, after_date = _reference_date(before), _reference_date(after)
@@ -237,14 +242,26 @@ def flows(before: ibis.Table, after: ibis.Table, keys: Sequence[str]) -> ibis.Ta
 
 
 def read_migration(mart_dir: str | Path) -> Migration | None:
-    """The migration stored in a mart folder, or None when there is none (both files are needed)."""
+    """The migration stored in a mart folder, or None when there is none (both files are needed).
+
+    It is `current` while it was computed against the mart's present build (`build_sha256` of its manifest) and
+    the mart's manifest lists both files as they are (they are small: hashing them is cheap).
+    """
     mart_dir = Path(mart_dir)
     parquet, info_path = mart_dir / MIGRATION, mart_dir / MIGRATION_JSON
     if not (parquet.is_file() and info_path.is_file()):
         return None
     info = json.loads(info_path.read_text(encoding="utf-8"))
-    manifest = mart_dir / MANIFEST
-    current = manifest.is_file() and info.get("after", {}).get("manifest_sha256") == file_sha256(manifest)
+    try:
+        manifest = json.loads((mart_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    listed = manifest.get(FILES) if isinstance(manifest, dict) else None
+    current = (
+        isinstance(listed, dict)
+        and info.get("after", {}).get("build_sha256") == build_sha256(manifest)
+        and all((listed.get(path.name) or {}).get("sha256") == file_sha256(path) for path in (parquet, info_path))
+    )
     return Migration(path=parquet, flows=pd.read_parquet(parquet), info=info, current=bool(current))
 
 
@@ -422,8 +439,8 @@ def _snapshot(mart: Mart) -> dict[str, Any]:
     return {
         "mart_dir": str(mart.path.resolve()),
         "reference_date": _reference_date(mart).isoformat(),
-        "manifest_sha256": file_sha256(mart.path / MANIFEST),
-        "customers_sha256": file_sha256(mart.path / CUSTOMERS),
+        "build_sha256": build_sha256(mart.manifest),
+        "customers_sha256": mart.manifest[FILES][CUSTOMERS]["sha256"],  # checked by read_mart
         "params": {k: mart.manifest.get("params", {}).get(k) for k in ("name", "sha256")},
         "customers": len(mart.customers),
     }
@@ -483,9 +500,15 @@ def _money(value: float) -> str:
 
 
 def _write(frame: pd.DataFrame, info: dict[str, Any], out_path: Path) -> None:
-    """Parquet then JSON, each to a temporary name beside its target and renamed into place."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    """Into a mart folder: both files added to the mart as one publish, its manifest listing them. Elsewhere:
+    parquet then JSON, each to a temporary name beside its target and renamed into place."""
     table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False).replace_schema_metadata(None)
+    if (out_path.parent / MANIFEST).is_file():
+        with publishing(out_path.parent, amend=True) as staging:
+            pq.write_table(table, staging / out_path.name)
+            write_json(staging / MIGRATION_JSON, info)
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     json_path = out_path.with_name(MIGRATION_JSON)
     with _beside(out_path) as tmp, _beside(json_path) as tmp_json:
         pq.write_table(table, tmp)

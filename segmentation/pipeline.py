@@ -1,7 +1,7 @@
 """The mart, end to end: raw → validated → ids → RFM features → scores → segments → summary and insights.
 
 Run it with `python -m segmentation run --params params/default.yaml` (or `python -m segmentation.pipeline`).
-All files land in the params' mart folder together, or not at all.
+All files land in the params' mart folder together, or not at all (`segmentation.mart.publishing`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 from pandera.errors import SchemaErrors
 
-from segmentation import __version__, countries, insights, orders, premium, quality, summary
+from segmentation import __version__, atomic, countries, insights, orders, premium, quality, summary
 from segmentation.engine import connect, location
+from segmentation.errors import MartFolderError
 from segmentation.features import add_rfm
 from segmentation.ids import customer_numbers, issue_ids
 from segmentation.load import ROW, read_raw
@@ -39,8 +40,12 @@ from segmentation.mart import (
     QUALITY,
     SCHEMA_VERSION,
     SUMMARY,
+    check_mart_dir,
+    check_writable,
     file_sha256,
-    publish,
+    mismatch,
+    publishing,
+    settle,
     write_json,
 )
 from segmentation.params import Params
@@ -74,8 +79,11 @@ class RunResult:
 
 
 def run(params: Params, *, force: bool = False, progress: Progress | None = None) -> RunResult:
-    """Build the mart for these params, unless the existing one was built from the same input, params and code."""
+    """Build the mart for these params, unless the existing one was built from the same input, params and code and
+    its files are still the ones its manifest lists."""
     say = progress or (lambda _msg: None)
+    check_mart_dir(params.mart_dir, keep=_kept_paths(params), params_path=params.path)
+    settle(params.mart_dir)  # finish a publish a killed run committed; remove what killed runs left
     fingerprint = {
         "input_sha256": file_sha256(params.input_path) if params.input_path and params.input_path.is_file() else None,
         "params_sha256": params.sha256,
@@ -89,8 +97,12 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     current = _existing_manifest(params.mart_dir)
     if (not force and current and current.get("fingerprint") == fingerprint
             and current.get("schema_version") == SCHEMA_VERSION and not _future_orders_due(current)):
-        say(f"mart {params.mart_dir} is up to date (same input, params and code)")
-        return RunResult(params.mart_dir, current, skipped=True)
+        problem = mismatch(params.mart_dir, current)
+        if problem is None:
+            say(f"mart {params.mart_dir} is up to date (same input, params and code)")
+            return RunResult(params.mart_dir, current, skipped=True)
+        say(f"mart {params.mart_dir}: {problem}; rebuilding")
+    check_writable(params.mart_dir)  # a read-only folder is known before the work, a full disk only at the end
 
     timings: dict[str, float] = {}
     con = connect(params.engine)
@@ -110,7 +122,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         cuts = cutoffs(features, params.bins)
         scored = add_scores(features, cuts)
         note(", ".join(f"{d}: {', '.join(f'{c:g}' for c in cs)}" for d, cs in cuts.items()))
-    with publish(params.mart_dir) as staging:
+    with publishing(params.mart_dir) as staging:
         with _stage("segments", timings, say):
             segmented = _with_iso3(assign_segments(scored, params), validated)
             # written once, sorted by the new id; everything after reads the written file
@@ -142,22 +154,53 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
             write_json(staging / MANIFEST, manifest)
             note(str(params.mart_dir))
-    return RunResult(params.mart_dir, manifest, timings=timings)
+    # as published: with the size and SHA-256 of every file
+    return RunResult(params.mart_dir, _existing_manifest(params.mart_dir) or manifest, timings=timings)
 
 
-def validate_only(params: Params, *, progress: Progress | None = None) -> quality.QualityReview:
-    """Run only the data-quality review and publish data_quality.json beside the mart."""
+def validate_only(params: Params, *, out_dir: Path | None = None,
+                  progress: Progress | None = None) -> quality.QualityReview:
+    """Run only the data-quality review; with `out_dir`, publish its data_quality.json there (never into the mart:
+    a review of another input must not pass for the mart's, see `validate_dir`)."""
     say = progress or (lambda _msg: None)
+    check_mart_dir(params.mart_dir, keep=_kept_paths(params), params_path=params.path)
+    if out_dir is not None:
+        _check_validate_dir(out_dir, params)
     con = connect(params.engine)
     raw, options = load_customers(con, params)
     review = quality.review(con, raw, params, **options)
-    with publish(params.mart_dir) as staging:
-        write_json(staging / QUALITY, review.to_json(params.input_path))
+    if out_dir is not None:
+        try:
+            with atomic.publishing(out_dir) as staging:
+                write_json(staging / QUALITY, review.to_json(params.input_path))
+        except OSError as exc:
+            raise MartFolderError(f"{out_dir}: cannot write the review: {exc.strerror or exc}") from exc
     for check in review.checks:
         say(f"{check.id:<22} {check.policy:<5} {check.count:>9,}  {check.action}")
     say(f"{review.rows_in:,} rows in, {review.rows_out:,} rows pass; "
         f"{review.duplicate_ids['ids']:,} ids used by {review.duplicate_ids['rows']:,} rows")
     return review
+
+
+def validate_dir(params: Params, root: Path | None = None) -> Path:
+    """Where `python -m segmentation validate` writes its review by default: build/validate/<params name>/ (under
+    the working folder, like the report's build/report/<params name>/)."""
+    return (root or Path()) / "build" / "validate" / params.name
+
+
+def _check_validate_dir(out_dir: Path, params: Params) -> None:
+    """The review has a folder of its own: never the mart folder, nor any folder that holds a mart."""
+    if out_dir.resolve() == params.mart_dir.resolve() or (out_dir / MANIFEST).exists():
+        raise MartFolderError(f"{out_dir}: the review of `validate` cannot go into a mart folder (the mart's own "
+                              f"data_quality.json is written by `run`); pick another folder for --out")
+
+
+def _kept_paths(params: Params) -> tuple[Path | None, ...]:
+    """Files a mart folder must never hold: publishing replaces everything in it."""
+    kept = [params.path, params.input_path]
+    if params.transactions is not None and not any(c in params.transactions.path for c in "*?["):
+        kept.append(Path(params.transactions.path))
+    return tuple(kept)
 
 
 def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[str, Any]]:

@@ -48,12 +48,14 @@ def test_generate_writes_the_requested_rows_deterministically(tmp_path, capsys):
     assert "wrote 500 customers" in capsys.readouterr().out
 
 
-def test_validate_command_prints_each_check(tmp_path, small_csv, capsys):
+def test_validate_command_prints_each_check(tmp_path, small_csv, capsys, monkeypatch):
     params = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=small_csv, mart_dir=tmp_path / "mart")
+    monkeypatch.chdir(tmp_path)  # the review goes to build/validate/<params name>/ under the working folder
     assert main(["validate", "--params", str(params)]) == 0
     out = capsys.readouterr().out
     assert "duplicate_ids" in out and "kept and flagged" in out
-    assert (tmp_path / "mart" / "data_quality.json").exists()
+    assert (tmp_path / "build" / "validate" / "default" / "data_quality.json").exists()
+    assert not (tmp_path / "mart").exists()  # validate never writes the mart
 
 
 def test_bad_arguments_are_rejected_by_argparse(capsys):

@@ -36,7 +36,7 @@ from segmentation.dashboard.layout import (
     FILTER_IDS,
     money,
 )
-from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST
+from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST, publishing
 from segmentation.params import Params, load_params
 from segmentation.pipeline import run
 from tests.conftest import ROOT
@@ -212,9 +212,10 @@ def _mart_with_contacts(small_mart: Params, folder: Path) -> Path:
     mart = folder / "mart"
     shutil.copytree(small_mart.mart_dir, mart)
     ids = pd.read_parquet(mart / CUSTOMERS, columns=["customer_id"])["customer_id"]
-    pd.DataFrame({"customer_id": ids, "name": "Ann Example", "email": ids.str.lower() + "@example.com"}).to_parquet(
-        mart / CONTACTS, index=False
-    )
+    with publishing(mart, amend=True) as staging:  # listed in the manifest, as a build with contacts does
+        pd.DataFrame({"customer_id": ids, "name": "Ann Example", "email": ids.str.lower() + "@example.com"}).to_parquet(
+            staging / CONTACTS, index=False
+        )
     return mart
 
 

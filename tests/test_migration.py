@@ -28,7 +28,7 @@ from segmentation.dashboard import data as d
 from segmentation.dashboard.app import create_app
 from segmentation.dashboard.figures import migration_heatmap_figure
 from segmentation.generate import write_customers
-from segmentation.mart import CUSTOMERS, MANIFEST, file_sha256, read_mart
+from segmentation.mart import CUSTOMERS, FILES, MANIFEST, build_sha256, publishing, read_mart
 from segmentation.migration import (
     LAPSED,
     MIGRATION,
@@ -211,8 +211,10 @@ def test_migration_json_names_both_snapshots_and_the_movements_that_matter(
 ) -> None:
     info = json.loads((snapshots.changed.mart_dir / MIGRATION_JSON).read_text())
     assert info["before"]["reference_date"] == R1.isoformat() and info["after"]["reference_date"] == R2.isoformat()
-    assert info["before"]["manifest_sha256"] == file_sha256(snapshots.before.mart_dir / MANIFEST)
-    assert info["after"]["manifest_sha256"] == file_sha256(snapshots.changed.mart_dir / MANIFEST)
+    assert info["before"]["build_sha256"] == build_sha256(read_mart(snapshots.before.mart_dir).manifest)
+    assert info["after"]["build_sha256"] == build_sha256(read_mart(snapshots.changed.mart_dir).manifest)
+    # the after mart's manifest now lists both files, so the mart stays whole
+    assert {MIGRATION, MIGRATION_JSON} <= set(read_mart(snapshots.changed.mart_dir).manifest[FILES])
     assert info["match"] == "source" and info["match_keys"] == ["source_customer_id", "first_purchase_date"]
     top = info["top_movements"]
     assert len(top) == 5
@@ -253,10 +255,18 @@ def _tiny_mart(source: Path, target: Path, rows: list[tuple], reference_date: dt
     frame = template.assign(customer_id=list(cid), source_customer_id=list(sid), first_purchase_date=list(first),
                             segment_id=list(seg), monetary=list(money))
     schema = pq.read_schema(source / CUSTOMERS)
-    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), target / CUSTOMERS)
     manifest = json.loads((target / MANIFEST).read_text())
-    (target / MANIFEST).write_text(json.dumps(manifest | {"reference_date": reference_date.isoformat()}))
+    with publishing(target, amend=True) as staging:  # the manifest lists the new file, so the mart stays whole
+        pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), staging / CUSTOMERS)
+        (staging / MANIFEST).write_text(json.dumps(manifest | {"reference_date": reference_date.isoformat()}))
     return target
+
+
+def _as_if_rebuilt(mart: Path) -> None:
+    """What a rebuild does to the manifest: another build (here: other timings) with the same files."""
+    manifest = json.loads((mart / MANIFEST).read_text())
+    manifest["timings_s"] = {stage: seconds + 1 for stage, seconds in manifest["timings_s"].items()}
+    (mart / MANIFEST).write_text(json.dumps(manifest))
 
 
 D1, D2, D4, D5 = (dt.date(2024, 1, d) for d in (1, 2, 4, 5))
@@ -318,7 +328,7 @@ def test_read_migration_notices_a_rebuilt_mart(snapshots: Snapshots, grown_flows
     found = read_migration(mart)
     assert found is not None and found.current and found.before_date == R1.isoformat()
     pd.testing.assert_frame_equal(found.flows, grown_flows)
-    (mart / MANIFEST).write_text((mart / MANIFEST).read_text() + "\n")  # what a rebuild does to the manifest
+    _as_if_rebuilt(mart)
     assert not read_migration(mart).current
     assert read_migration(snapshots.before.mart_dir) is None
 
@@ -345,13 +355,18 @@ def test_cli_writes_both_files_and_prints_the_totals(snapshots: Snapshots, tmp_p
 
 
 def _copy_without_migration(mart: Path, target: Path) -> Path:
-    """A copy of a mart folder without the migration files."""
-    return shutil.copytree(mart, target, ignore=shutil.ignore_patterns(MIGRATION, MIGRATION_JSON))
+    """A copy of a mart folder without the migration files (and without them in its manifest)."""
+    copy = shutil.copytree(mart, target, ignore=shutil.ignore_patterns(MIGRATION, MIGRATION_JSON))
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest[FILES] = {k: v for k, v in manifest[FILES].items() if k not in (MIGRATION, MIGRATION_JSON)}
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    return copy
 
 
 def _drop_column(mart: Path) -> None:
     table = pq.read_table(mart / CUSTOMERS)
-    pq.write_table(table.drop_columns(["dq_flags"]), mart / CUSTOMERS)
+    with publishing(mart, amend=True) as staging:
+        pq.write_table(table.drop_columns(["dq_flags"]), staging / CUSTOMERS)
 
 
 @pytest.mark.parametrize("case, expected", [
@@ -399,10 +414,11 @@ def test_report_plans_the_migration_chapter_only_for_a_current_migration(
     copy = load_params(params_copy(snapshots.grown.path, tmp_path, input=snapshots.grown.input_path,
                                    mart_dir=shutil.copytree(snapshots.grown.mart_dir, tmp_path / "mart")))
     key = chapter_key(next(c for c in plan_chapters(copy) if c.template.name == MIGRATION_TEMPLATE), "inputs")
-    (copy.mart_dir / MIGRATION_JSON).write_text((copy.mart_dir / MIGRATION_JSON).read_text() + "\n")
+    with publishing(copy.mart_dir, amend=True) as staging:  # another migration, published into the mart
+        (staging / MIGRATION_JSON).write_text((copy.mart_dir / MIGRATION_JSON).read_text() + "\n")
     changed = next(c for c in plan_chapters(copy) if c.template.name == MIGRATION_TEMPLATE)
     assert chapter_key(changed, "inputs") != key, "a new migration must re-execute the chapter"
-    (copy.mart_dir / MANIFEST).write_text((copy.mart_dir / MANIFEST).read_text() + "\n")  # the mart was rebuilt
+    _as_if_rebuilt(copy.mart_dir)
     assert MIGRATION_TEMPLATE not in {c.template.name for c in plan_chapters(copy)}
 
 
@@ -485,6 +501,6 @@ def test_dashboard_shows_the_heatmap_or_how_to_create_it(snapshots: Snapshots, g
 
     mart = shutil.copytree(snapshots.grown.mart_dir, tmp_path / "mart")
     app = create_app(mart)
-    (mart / MANIFEST).write_text((mart / MANIFEST).read_text() + "\n")  # rebuilt: the migration is out of date
+    _as_if_rebuilt(mart)  # the migration is out of date
     stale = _layout_json(app)
     assert "graph-migration" not in stale and "computed before the mart was rebuilt" in stale

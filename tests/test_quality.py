@@ -60,7 +60,7 @@ def test_every_check_counts_its_rows_and_shows_examples(tmp_path):
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     pd.concat([frame, frame.iloc[[1]]]).to_csv(path, index=False)  # an exact duplicate of row 2
     params = params_for(tmp_path, path, reference_date="2025-12-01")
-    review = validate_only(params)
+    review = validate_only(params, out_dir=tmp_path / "review")
     found = checks_of(review)
     assert found["nulls"].count == 1 and found["nulls"].examples[0]["input_row"] == 6
     assert found["out_of_range"].count == 1 and found["out_of_range"].action == "kept and flagged 1 row"
@@ -74,7 +74,7 @@ def test_every_check_counts_its_rows_and_shows_examples(tmp_path):
     assert review.rows_in == 14
     dropped = {6, 8, 9, 10, 11, 12, 14}
     assert review.rows_out == review.rows_in - len(dropped)
-    written = json.loads((tmp_path / "mart" / QUALITY).read_text())
+    written = json.loads((tmp_path / "review" / QUALITY).read_text())
     assert [c["id"] for c in written["checks"]] == list(found)
     assert all("name" not in e and "email" not in e for c in written["checks"] for e in c["examples"])
 

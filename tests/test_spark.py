@@ -136,9 +136,10 @@ def test_validate_command_takes_the_engine_option(tmp_path, dirty_csv, marts, ca
     from segmentation.cli import main
 
     path = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=dirty_csv, mart_dir=tmp_path / "mart")
-    assert main(["validate", "--params", str(path), "--engine", "spark"]) == 0
+    assert main(["validate", "--params", str(path), "--engine", "spark", "--out", str(tmp_path / "review")]) == 0
     assert "rows pass" in capsys.readouterr().out
-    assert read_json(load_params(path), QUALITY) == read_json(marts["duckdb"], QUALITY)
+    review = json.loads((tmp_path / "review" / QUALITY).read_text(encoding="utf-8"))
+    assert review == read_json(marts["duckdb"], QUALITY)
 
 
 @pytest.mark.spark

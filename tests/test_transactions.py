@@ -265,7 +265,7 @@ def test_reruns_are_byte_identical_and_a_changed_orders_file_rebuilds(tmp_path):
 def test_validate_command_reviews_the_orders_too(tmp_path):
     orders = tmp_path / "orders.csv"
     orders.write_text(ORDERS + "16,A,2026-02-01,0,1\n")
-    done = cli("validate", "--params", str(tx_params(tmp_path, orders, None).path))
+    done = cli("validate", "--params", str(tx_params(tmp_path, orders, None).path), "--out", str(tmp_path / "review"))
     assert done.returncode == 0, done.stderr
     assert "order_value_not_positive drop          1" in done.stdout
 

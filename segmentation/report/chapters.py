@@ -117,7 +117,7 @@ def inputs_digest(params: Params, mart_dir: Path) -> str:
 
 # The code chapter kernels run (not the build machinery: a change to the PDF layout re-executes nothing).
 CHAPTER_SOURCES = (
-    "__init__.py", "errors.py", "params.py", "rules.py", "mart.py", "migration.py", "stats.py",
+    "__init__.py", "errors.py", "params.py", "rules.py", "atomic.py", "mart.py", "migration.py", "stats.py",
     "report/__init__.py", "report/errors.py", "report/context.py", "report/display.py", "report/figures.py",
     "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py", "report/migration.py",
     "report/escape.py",
