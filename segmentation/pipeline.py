@@ -96,7 +96,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         fingerprint["transactions_sha256"] = orders.find_sources(params.transactions.path).sha256()
     current = _existing_manifest(params.mart_dir)
     if (not force and current and current.get("fingerprint") == fingerprint
-            and current.get("schema_version") == SCHEMA_VERSION and not _future_orders_due(current)):
+            and current.get("schema_version") == SCHEMA_VERSION and not _future_day_due(current)):
         problem = mismatch(params.mart_dir, current)
         if problem is None:
             say(f"mart {params.mart_dir} is up to date (same input, params and code)")
@@ -241,6 +241,7 @@ def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.
                   "sha256": fingerprint["input_sha256"], "rows": review.rows_in},
         **({"transactions": {**review.orders, "sha256": fingerprint["transactions_sha256"]}} if review.orders else {}),
         "reference_date": review.reference_date.isoformat(),
+        "first_future_day": _first_future_day(review),
         "rows": {"raw": review.rows_in, "validated": review.rows_out, "mart": mart_rows},
         "score_cutoffs": cuts,
         "score_values": {"r": "-recency_days", "f": "frequency", "m": "monetary"},
@@ -343,9 +344,17 @@ def _combine_parts(parts: Path, schema: pa.Schema, path: Path) -> None:
                     [batch.column(f.name).cast(f.type) for f in schema], schema=schema))
 
 
-def _future_orders_due(manifest: dict[str, Any]) -> bool:
-    """True when the mart left out orders dated after the day it was built and one of those days has come."""
-    first_future_day = (manifest.get("transactions") or {}).get("first_future_day")
+def _first_future_day(review: quality.QualityReview) -> str | None:
+    """The earliest purchase or order the run left out because it lies after the day of the run, if any."""
+    days = [review.first_future_day, (review.orders or {}).get("first_future_day")]
+    found = sorted(d if isinstance(d, str) else d.isoformat() for d in days if d is not None)
+    return found[0] if found else None
+
+
+def _future_day_due(manifest: dict[str, Any]) -> bool:
+    """True when the mart left out purchases or orders dated after the day it was built and one of those days has
+    come (they are plausible now, so the mart must be rebuilt to count them)."""
+    first_future_day = manifest.get("first_future_day")
     return first_future_day is not None and dt.date.today() >= dt.date.fromisoformat(first_future_day)
 
 

@@ -85,6 +85,8 @@ class QualityReview:
     optional: tuple[str, ...] = OPTIONAL_FIELDS  # fields allowed to be empty
     orders: dict[str, Any] | None = None  # the orders table's part of the review (transaction input only)
     plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
+    # the earliest purchase date after the day of the run (left out as implausible): it counts once that day comes
+    first_future_day: dt.date | None = None
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
         """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
@@ -245,7 +247,12 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     )
     drop_ids = [c.id for c in all_checks if params.quality[c.id] == "drop"]
     dropped = any_of(checked[fails[cid]] for cid in drop_ids)
+    future = {}
+    if params.plausible.latest_date is None:  # the window ends on the day of the run, so it moves with the clock
+        after_today = [ibis.ifelse(checked[n] > ibis.date(today), checked[n], None).min() for n in DATES]
+        future = {"first_future_day": ibis.least(*after_today)}
     counts = checked.aggregate(
+        **future,
         rows=_.count(),
         dropped=(dropped if dropped is not None else ibis.literal(False)).cast("int64").sum(),
         dup_ids=ibis.ifelse(checked.id_rows > 1, checked.customer_id, None).nunique(),
@@ -275,8 +282,10 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     if not rows_out:
         raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
     duplicate_ids = {"ids": whole(counts["dup_ids"]), "rows": whole(counts["duplicate_ids"])}
+    first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
-                         optional, orders, params.plausible)
+                         optional, orders, params.plausible,
+                         None if is_missing(first_future_day) else as_date(first_future_day))
 
 
 def _failed(source: Path | str | None, params: Params, parsed: ibis.Table, check: Check, count: int,

@@ -3,6 +3,7 @@ and nothing implausible slips into a result (a stray date, an unusable number, a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from segmentation.cli import main
-from segmentation.mart import CUSTOMERS, QUALITY
+from segmentation.mart import CUSTOMERS, MANIFEST, QUALITY
 from segmentation.params import load_params
 from segmentation.pipeline import run
 
@@ -127,6 +128,25 @@ def test_a_purchase_date_outside_the_window_is_dropped_and_does_not_move_the_ref
     assert checks["implausible_dates"]["examples"][0][field] == date
     assert found["rows_out"] == 3
     assert len(pd.read_parquet(tmp_path / "mart" / CUSTOMERS)) == 3
+
+
+def test_a_mart_that_left_out_a_purchase_after_today_is_rebuilt_once_that_day_has_come(tmp_path, previous_mart):
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    params, _ = setup(tmp_path, previous_mart, [{}, {}, {}, {"last_purchase_date": tomorrow}])
+    first = run(load_params(params))
+    assert first.manifest["first_future_day"] == tomorrow
+    assert run(load_params(params)).skipped  # the day has not come
+    manifest_path = tmp_path / "mart" / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["first_future_day"] = dt.date.today().isoformat()  # as if the day had come
+    manifest_path.write_text(json.dumps(manifest))
+    assert not run(load_params(params)).skipped
+
+
+def test_a_window_set_in_the_params_does_not_wait_for_any_day(tmp_path, previous_mart):
+    params, _ = setup(tmp_path, previous_mart, [{}, {}, {}, {"last_purchase_date": "2099-01-01"}],
+                      change=lambda raw: raw.update(plausible={"latest_date": "2030-12-31"}))
+    assert run(load_params(params)).manifest["first_future_day"] is None
 
 
 def test_the_date_window_comes_from_the_params(tmp_path, capsys, previous_mart):
