@@ -38,6 +38,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 import segmentation
+from segmentation import atomic
 from segmentation.mart import MART_FILES, file_sha256
 from segmentation.params import Params
 from segmentation.report.errors import ChapterFailedError
@@ -342,7 +343,8 @@ class IpcKernelManager(AsyncKernelManager):
     """A kernel manager that talks to its kernel over unique Unix sockets instead of TCP ports.
 
     Kernels started at the same moment pick TCP ports independently and can collide; a fresh socket path per
-    kernel cannot. The sockets are removed when the kernel shuts down.
+    kernel cannot. The sockets are removed when the kernel shuts down; in a worker they live in the build's
+    runtime folder (its tempfile.tempdir), which goes too when a stopped build cannot shut its kernels down.
     """
 
     @default("transport")
@@ -503,25 +505,30 @@ def figure_outputs(notebook: Path) -> Iterable[tuple[str, bytes, str]]:
 
 
 def publish_figures(notebooks: Iterable[Path], figures_dir: Path) -> list[Path]:
-    """Write every figure of the report to `figures_dir` as PNG and SVG; remove figures no chapter makes anymore."""
+    """Write every figure of the report to `figures_dir` as PNG and SVG; remove figures no chapter makes anymore.
+
+    One unit (segmentation.atomic): a stopped or killed run leaves the folder wholly old or wholly new. Only
+    changed figures are written, so unchanged ones keep their mtimes; nothing changed, nothing is touched.
+    """
     figures_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    atomic.recover(figures_dir)  # finish a publish a killed run committed before comparing with the folder
+    wanted: dict[str, bytes] = {}
     for notebook in notebooks:
         for name, png, svg in figure_outputs(notebook):
-            written += [_write_if_changed(figures_dir / f"{name}.png", png),
-                        _write_if_changed(figures_dir / f"{name}.svg", svg.encode("utf-8"))]
-    keep = set(written)
-    for path in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")]:
-        if path not in keep:
-            path.unlink()
-    return sorted(keep)
+            wanted[f"{name}.png"] = png
+            wanted[f"{name}.svg"] = svg.encode("utf-8")
+    changed = {name: data for name, data in wanted.items() if not _holds(figures_dir / name, data)}
+    stale = sorted(p.name for p in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")] if p.name not in wanted)
+    if changed or stale:
+        with atomic.publishing(figures_dir, remove=stale) as staging:
+            for name, data in changed.items():
+                (staging / name).write_bytes(data)
+    return sorted(figures_dir / name for name in wanted)
 
 
-def _write_if_changed(path: Path, data: bytes) -> Path:
-    """Write bytes unless the file already holds exactly them (keeps mtimes of unchanged figures)."""
-    if not (path.is_file() and path.read_bytes() == data):
-        path.write_bytes(data)
-    return path
+def _holds(path: Path, data: bytes) -> bool:
+    """True when the file exists and holds exactly these bytes."""
+    return path.is_file() and path.read_bytes() == data
 
 
 def _display_path(path: Path) -> str:
