@@ -9,6 +9,7 @@ import time
 import traceback
 from pathlib import Path
 
+from segmentation import interrupt
 from segmentation.errors import SegmentationError
 
 DEFAULT_PARAMS = Path("params/default.yaml")
@@ -78,15 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with interrupt.stop_signals_raise():  # SIGTERM, like Ctrl-C, raises: cleanup code runs, workers stop
+            return COMMANDS[args.command](args)
     except SegmentationError as exc:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (interrupt.Terminated, 143)
+        print(interrupt.describe(exc), file=sys.stderr)
+        return interrupt.exit_code(exc)
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -5,14 +5,16 @@ Outputs are named after the params file (`params.name`):
     build/report/<name>/site/index.html    the site
     build/report/<name>/<name>.pdf         the PDF
     figures/<name>/*.png, *.svg            every figure
-A failing step leaves the previously published site and PDF as they were.
+The site, the PDF and the stamp saying what they were built from are published together, as one unit
+(segmentation.atomic): built into a staging folder, then installed by renames that a killed run's successor
+finishes. So a failing, interrupted (Ctrl-C), terminated (SIGTERM) or killed build leaves the previously
+published site and PDF as they were, or, once its commit rename happened, the new ones, never one of each.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from segmentation import atomic
 from segmentation.mart import read_mart
 from segmentation.migration import command_hint, read_migration
 from segmentation.params import Params
@@ -41,7 +44,6 @@ from segmentation.report.site import (
     REPORT_DIR,
     SiteText,
     external_assets,
-    publish_dir,
     run_sphinx,
     write_sources,
 )
@@ -95,8 +97,14 @@ class ReportLayout:
 
     @property
     def stamp(self) -> Path:
-        """What the published site and PDF were built from (lets an unchanged rerun skip Sphinx and WeasyPrint)."""
-        return self.work_dir / "site-inputs.json"
+        """What the published site and PDF were built from (lets an unchanged rerun skip Sphinx and WeasyPrint).
+
+        Published with them, in the same unit and last, so it never vouches for a site or PDF it did not come with.
+        """
+        return self.report_dir / STAMP_NAME
+
+
+STAMP_NAME = ".site-inputs.json"
 
 
 def build_report(
@@ -110,6 +118,7 @@ def build_report(
     layout = ReportLayout(root=(root or Path.cwd()).resolve(), name=params.name)
     mart = read_mart(params.mart_dir)  # fails early, naming the command that builds the mart
     started = time.perf_counter()
+    atomic.recover(layout.report_dir)  # finish a publish a killed run committed; drop stagings of dead runs
 
     migration = read_migration(params.mart_dir)
     if migration is not None and not migration.current:
@@ -117,7 +126,6 @@ def build_report(
                  f"rerun `{command_hint(params.mart_dir)}`")
     runs = execute_chapters(plan_chapters(params, TEMPLATES_DIR), params=params, mart_dir=params.mart_dir,
                             out_dir=layout.chapters_dir, jobs=jobs, progress=progress)
-    publish_figures([run.notebook for run in runs], layout.figures_dir)
 
     stamp = site_stamp(params, runs)
     if _stamp_matches(layout, stamp):
@@ -128,14 +136,20 @@ def build_report(
         src = layout.work_dir / "src"
         write_sources(src, runs, text, REPORT_DIR)
         overrides = {"project": params.title, "html_title": params.title}
-        t0 = time.perf_counter()
-        _build_site(layout, src, overrides)
-        progress(f"site: built in {time.perf_counter() - t0:.1f} s")
-        t0 = time.perf_counter()
-        segment_docs = frozenset(f"chapters/{run.notebook.stem}" for run in runs if run.chapter.is_segment)
-        _build_pdf(layout, src, overrides, params, mart.insights, mart.manifest, segment_docs)
-        progress(f"pdf: built in {time.perf_counter() - t0:.1f} s")
-        layout.stamp.write_text(json.dumps({"stamp": stamp}), encoding="utf-8")
+        # one unit: site, PDF, then the stamp; nothing in build/report/<name>/ changes until all three are built
+        with atomic.publishing(layout.report_dir, last=[STAMP_NAME]) as staging:
+            t0 = time.perf_counter()
+            _build_site(layout, src, overrides, staging / layout.site_dir.name)
+            progress(f"site: built in {time.perf_counter() - t0:.1f} s")
+            t0 = time.perf_counter()
+            segment_docs = frozenset(f"chapters/{run.notebook.stem}" for run in runs if run.chapter.is_segment)
+            _build_pdf(layout, src, overrides, params, mart.insights, mart.manifest, segment_docs,
+                       staging / layout.pdf.name)
+            progress(f"pdf: built in {time.perf_counter() - t0:.1f} s")
+            published = _published_digest(staging / layout.site_dir.name, staging / layout.pdf.name)
+            (staging / STAMP_NAME).write_text(json.dumps({"stamp": stamp, "published": published}), encoding="utf-8")
+        (layout.work_dir / "site-inputs.json").unlink(missing_ok=True)  # where builds before this one kept it
+    publish_figures([run.notebook for run in runs], layout.figures_dir)  # its own unit: figures/<name>/
     progress(f"report {params.name}: {time.perf_counter() - started:.1f} s → {layout.site_dir / 'index.html'}")
     return ReportPaths(site_index=layout.site_dir / "index.html", pdf=layout.pdf, figures_dir=layout.figures_dir)
 
@@ -154,33 +168,48 @@ def site_stamp(params: Params, runs: list[ChapterRun]) -> str:
 
 
 def _stamp_matches(layout: ReportLayout, stamp: str) -> bool:
-    """True when the published site and PDF were built from exactly these inputs."""
+    """True when the published site and PDF are exactly what a build from these inputs published."""
+    if atomic.interrupted(layout.report_dir):
+        return False  # a killed publish not rolled forward yet: the target is mid-way
     if not ((layout.site_dir / "index.html").is_file() and layout.pdf.is_file() and layout.stamp.is_file()):
         return False
     try:
-        return json.loads(layout.stamp.read_text(encoding="utf-8")).get("stamp") == stamp
+        recorded = json.loads(layout.stamp.read_text(encoding="utf-8"))
     except ValueError:
         return False
+    return (recorded.get("stamp") == stamp
+            and recorded.get("published") == _published_digest(layout.site_dir, layout.pdf))
 
 
-def _build_site(layout: ReportLayout, src: Path, overrides: dict[str, str]) -> None:
-    """Build the HTML site into a fresh folder beside the published one, check it is offline, then swap it in."""
-    staging = layout.work_dir / "html"  # inside .work: MyST-NB writes its output files beside the Sphinx outdir
-    shutil.rmtree(staging, ignore_errors=True)
+def _published_digest(site: Path, pdf: Path) -> str:
+    """Hash of the site's files (names and bytes) and the PDF: the stamp vouches for these bytes only."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(site).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    digest.update(b"\0pdf\0")
+    digest.update(pdf.read_bytes())
+    return digest.hexdigest()
+
+
+def _build_site(layout: ReportLayout, src: Path, overrides: dict[str, str], target: Path) -> None:
+    """Build the HTML site into `target` (a staging folder), checked offline and free of Sphinx's build info."""
+    html = layout.work_dir / "html"  # inside .work: MyST-NB writes its output files beside the Sphinx outdir
+    shutil.rmtree(html, ignore_errors=True)
     try:
-        run_sphinx(src, staging, layout.work_dir / "doctrees", "html", overrides)
-        remote = external_assets(staging)
+        run_sphinx(src, html, layout.work_dir / "doctrees", "html", overrides)
+        remote = external_assets(html)
         if remote:
-            raise SiteBuildError(f"{staging}: {len(remote)} page elements load from the network; first: {remote[0]}")
-        (staging / ".buildinfo").unlink(missing_ok=True)
-        publish_dir(staging, layout.site_dir)
+            raise SiteBuildError(f"{html}: {len(remote)} page elements load from the network; first: {remote[0]}")
+        (html / ".buildinfo").unlink(missing_ok=True)
+        html.rename(target)  # .work and the staging folder are both in build/report/<name>/: one filesystem
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(html, ignore_errors=True)
 
 
 def _build_pdf(layout: ReportLayout, src: Path, overrides: dict[str, str], params: Params,
-               insights: dict, manifest: dict, segment_docs: frozenset[str]) -> None:
-    """Render the single-page HTML of the same chapters to the PDF (written beside, then renamed into place)."""
+               insights: dict, manifest: dict, segment_docs: frozenset[str], target: Path) -> None:
+    """Render the single-page HTML of the same chapters to the PDF at `target` (a staging folder's entry)."""
     single = layout.work_dir / "singlehtml"
     run_sphinx(src, single, layout.work_dir / "doctrees", "singlehtml", overrides)
     meta = PdfMeta(
@@ -191,12 +220,7 @@ def _build_pdf(layout: ReportLayout, src: Path, overrides: dict[str, str], param
         customers=fmt.count(insights["customers"]),
         revenue=fmt.money(insights["revenue"]),
     )
-    staging = layout.pdf.with_name(f".{layout.pdf.name}.tmp")
-    try:
-        build_pdf(single / "index.html", staging, meta, REPORT_DIR / "print.css", segment_docs)
-        os.replace(staging, layout.pdf)
-    finally:
-        staging.unlink(missing_ok=True)
+    build_pdf(single / "index.html", target, meta, REPORT_DIR / "print.css", segment_docs)
 
 
 def _segments_at_a_glance(summary: pd.DataFrame, runs: list[ChapterRun]) -> str:

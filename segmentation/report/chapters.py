@@ -3,28 +3,42 @@
 A chapter is re-executed only when its cache key changes. The key covers everything its output depends on:
 the template, the params file, the mart files, the segment id and the source of the code chapters run
 (a figure function changed → the figures change).
+
+Stopping: when the build fails, is interrupted (Ctrl-C) or terminated (SIGTERM, see segmentation.interrupt), the
+pool's workers and the kernels they started are stopped at once, not waited for, and their partial notebooks,
+kernel logs, connection files and sockets are removed. Workers ignore SIGINT (Ctrl-C reaches the whole process
+group; the parent decides) and die with the parent even when it is SIGKILLed (their kernels follow them);
+what such a killed run leaves is removed by the next run.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
+import shutil
+import signal
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 import segmentation
+from segmentation import atomic
 from segmentation.mart import MART_FILES, file_sha256
 from segmentation.params import Params
 from segmentation.report.errors import ChapterFailedError
@@ -38,6 +52,9 @@ SEGMENT_TEMPLATE = "05_segment.ipynb"  # executed once per segment; every other 
 MIGRATION_TEMPLATE = "08_migration.ipynb"  # only when the mart holds a current segment migration
 KERNEL_START_TIMEOUT_S = 120
 CELL_TIMEOUT_S = 600
+STOP_TIMEOUT_S = 5  # a stopped worker or kernel gets this long to exit after SIGTERM, then it is killed
+RUNTIME_PREFIX = "seg-kernels-"  # + the building process's pid: one temp folder per build (connection files, sockets)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,7 @@ def execute_chapters(
 ) -> list[ChapterRun]:
     """Execute the chapters whose cache key changed (in parallel), reuse the rest; one progress line per chapter."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_dead_runtime_dirs()  # what a SIGKILLed build's kernels left in the temp folder
     inputs = inputs_digest(params, mart_dir)
     runs: dict[str, ChapterRun] = {}
     pending = []
@@ -169,20 +187,29 @@ def execute_chapters(
             pending.append((chapter, key, notebook))
     if pending:
         base = {"params_path": str(params.path.resolve()), "mart_dir": str(mart_dir.resolve())}
-        for chapter, key, notebook, seconds in _run_all(pending, base, jobs):
-            runs[chapter.slug] = ChapterRun(chapter, notebook, key, executed=True, seconds=seconds)
-            progress(f"chapter {chapter.slug}: executed in {seconds:.1f} s")
+        with closing(_run_all(pending, base, jobs)) as finished:  # closing: an error here stops the workers too
+            for chapter, key, notebook, seconds in finished:
+                runs[chapter.slug] = ChapterRun(chapter, notebook, key, executed=True, seconds=seconds)
+                progress(f"chapter {chapter.slug}: executed in {seconds:.1f} s")
     _remove_stale(out_dir, {c.slug for c in chapters})
     return [runs[c.slug] for c in chapters]
 
 
 def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], jobs: int | None) -> Iterable:
-    """Run pending chapters on a process pool; yield each as it finishes; raise on the first failure."""
+    """Run pending chapters on a process pool; yield each as it finishes; raise on the first failure.
+
+    On any exception (a failing chapter, Ctrl-C, SIGTERM, the caller closing the generator) the workers and
+    their kernels are stopped at once and everything they left is removed; only a failed chapter's kernel log
+    stays (its error message may point to it).
+    """
     workers = max(1, min(jobs or default_jobs(), len(pending)))
+    runtime = tempfile.mkdtemp(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-")
     context = multiprocessing.get_context("spawn")  # no forked copies of the caller's threads or open files
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                  initargs=(str(PROJECT_DIR),))
+                                  initargs=(str(PROJECT_DIR), os.getpid(), runtime))
     futures = {}
+    failed_log = None
+    done = False
     try:
         for chapter, key, notebook in pending:
             partial = notebook.with_name(f".{notebook.stem}.running.ipynb")
@@ -193,13 +220,72 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
             chapter, key, notebook, partial = futures[future]
             seconds, failure = future.result()
             if failure is not None:
+                failed_log = _kernel_log(notebook)
                 raise _chapter_error(chapter, partial, notebook, failure)
             finish_notebook(partial, notebook, chapter, key)
             yield chapter, key, notebook, seconds
+        done = True
     finally:
+        if not done:
+            _stop_workers(pool)  # do not wait for the chapters still running: they would finish for nothing
         pool.shutdown(wait=True, cancel_futures=True)
-        for *_, partial in futures.values():
+        shutil.rmtree(runtime, ignore_errors=True)
+        for _chapter, _key, notebook, partial in futures.values():
             partial.unlink(missing_ok=True)
+            if not done:
+                notebook.with_name(f".{notebook.name}.tmp").unlink(missing_ok=True)  # finish_notebook cut short
+                if _kernel_log(notebook) != failed_log:
+                    _kernel_log(notebook).unlink(missing_ok=True)
+
+
+def _kernel_log(notebook: Path) -> Path:
+    """Where the kernel of a chapter writes its console output."""
+    return notebook.with_name(f".{notebook.stem}.kernel.log")
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a pool's worker processes and every process they started (kernels) now: SIGTERM, then SIGKILL."""
+    procs: list[psutil.Process] = []
+    for pid in list(getattr(pool, "_processes", None) or {}):  # the pool's own record of its workers
+        try:
+            worker = psutil.Process(pid)
+            procs += [worker, *worker.children(recursive=True)]  # before the workers go: kernels are reparented
+        except psutil.NoSuchProcess:
+            continue
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _gone, alive = psutil.wait_procs(procs, timeout=STOP_TIMEOUT_S)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=STOP_TIMEOUT_S)
+
+
+def remove_dead_runtime_dirs(tmp: Path | None = None) -> list[Path]:
+    """Remove the kernel runtime folders of builds whose process is gone (it was SIGKILLed); return them."""
+    removed = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{RUNTIME_PREFIX}*"):
+        pid = folder.name.removeprefix(RUNTIME_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """True when a process with this pid runs (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_jobs() -> int:
@@ -207,18 +293,60 @@ def default_jobs() -> int:
     return (os.cpu_count() or 1) + 1
 
 
-def _init_worker(project_dir: str) -> None:
-    """Let chapter kernels import `segmentation` from this checkout, and keep matplotlib headless."""
+def _init_worker(project_dir: str, parent_pid: int, runtime_dir: str) -> None:
+    """Set up a worker process: kernel environment, temp folder, signals, and dying with the parent.
+
+    Chapter kernels import `segmentation` from this checkout and draw headless. Kernel connection files and
+    sockets go to the build's runtime folder, which the parent (or, after a SIGKILL, the next build) removes.
+    """
     path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = project_dir + (os.pathsep + path if path else "")
     os.environ["MPLBACKEND"] = "Agg"
+    tempfile.tempdir = runtime_dir  # jupyter_client's connection files; IpcKernelManager's socket paths
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C hits the whole process group: the parent decides
+    signal.signal(signal.SIGTERM, _stop_worker)
+    _die_with_parent(parent_pid)
+
+
+def _stop_worker(signum: int, _frame: object) -> None:
+    """SIGTERM in a worker: kill the kernels it started, then exit at once (the parent cleans up the files)."""
+    kernels = psutil.Process().children(recursive=True)
+    for kernel in kernels:
+        try:
+            kernel.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(kernels, timeout=STOP_TIMEOUT_S)  # reap them: no zombies
+    os._exit(128 + signum)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """SIGTERM this worker when the building process dies, even by SIGKILL (Linux: prctl; elsewhere: polling)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+                if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Poll for the parent's death (where prctl is missing); then stop this worker like SIGTERM would."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class IpcKernelManager(AsyncKernelManager):
     """A kernel manager that talks to its kernel over unique Unix sockets instead of TCP ports.
 
     Kernels started at the same moment pick TCP ports independently and can collide; a fresh socket path per
-    kernel cannot. The sockets are removed when the kernel shuts down.
+    kernel cannot. The sockets are removed when the kernel shuts down; in a worker they live in the build's
+    runtime folder (its tempfile.tempdir), which goes too when a stopped build cannot shut its kernels down.
     """
 
     @default("transport")
@@ -352,8 +480,11 @@ def _stored_key(notebook: Path) -> str | None:
 
 
 def _remove_stale(out_dir: Path, slugs: set[str]) -> None:
-    """Delete executed notebooks of chapters no longer in the report (e.g. a segment removed from the params)."""
-    for path in out_dir.glob("*.ipynb"):
+    """Delete executed notebooks of chapters no longer in the report (e.g. a segment removed from the params).
+
+    Hidden leftovers of a killed run go too: `.x.running.ipynb` (matched by the glob) and `.x.ipynb.tmp`.
+    """
+    for path in [*out_dir.glob("*.ipynb"), *out_dir.glob(".*.ipynb.tmp")]:
         if path.stem not in slugs and not path.name.endswith(".failed.ipynb"):
             path.unlink()
     for slug in slugs:
@@ -376,25 +507,30 @@ def figure_outputs(notebook: Path) -> Iterable[tuple[str, bytes, str]]:
 
 
 def publish_figures(notebooks: Iterable[Path], figures_dir: Path) -> list[Path]:
-    """Write every figure of the report to `figures_dir` as PNG and SVG; remove figures no chapter makes anymore."""
+    """Write every figure of the report to `figures_dir` as PNG and SVG; remove figures no chapter makes anymore.
+
+    One unit (segmentation.atomic): a stopped or killed run leaves the folder wholly old or wholly new. Only
+    changed figures are written, so unchanged ones keep their mtimes; nothing changed, nothing is touched.
+    """
     figures_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    atomic.recover(figures_dir)  # finish a publish a killed run committed before comparing with the folder
+    wanted: dict[str, bytes] = {}
     for notebook in notebooks:
         for name, png, svg in figure_outputs(notebook):
-            written += [_write_if_changed(figures_dir / f"{name}.png", png),
-                        _write_if_changed(figures_dir / f"{name}.svg", svg.encode("utf-8"))]
-    keep = set(written)
-    for path in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")]:
-        if path not in keep:
-            path.unlink()
-    return sorted(keep)
+            wanted[f"{name}.png"] = png
+            wanted[f"{name}.svg"] = svg.encode("utf-8")
+    changed = {name: data for name, data in wanted.items() if not _holds(figures_dir / name, data)}
+    stale = sorted(p.name for p in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")] if p.name not in wanted)
+    if changed or stale:
+        with atomic.publishing(figures_dir, remove=stale) as staging:
+            for name, data in changed.items():
+                (staging / name).write_bytes(data)
+    return sorted(figures_dir / name for name in wanted)
 
 
-def _write_if_changed(path: Path, data: bytes) -> Path:
-    """Write bytes unless the file already holds exactly them (keeps mtimes of unchanged figures)."""
-    if not (path.is_file() and path.read_bytes() == data):
-        path.write_bytes(data)
-    return path
+def _holds(path: Path, data: bytes) -> bool:
+    """True when the file exists and holds exactly these bytes."""
+    return path.is_file() and path.read_bytes() == data
 
 
 def _display_path(path: Path) -> str:
