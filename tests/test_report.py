@@ -35,6 +35,7 @@ from segmentation.report.chapters import (
     Chapter,
     chapter_key,
     execute_chapters,
+    execute_notebook,
     inputs_digest,
     plan_chapters,
 )
@@ -443,3 +444,20 @@ def test_site_in_a_real_browser_has_no_console_errors(built: BuiltReport, site_u
             chromium.close()
     assert not errors, errors
     assert not [u for u in remote if not u.startswith(("data:", "blob:"))], remote
+
+
+def test_braces_in_paths_are_not_papermill_parameters(tmp_path: Path) -> None:
+    """A params file named like `q{mart_dir}.yaml` names the output folder; papermill must not fill it in."""
+    folder = tmp_path / "q{mart_dir}{0}"
+    folder.mkdir()
+    template = folder / "t{x}.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(x * 2)"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, template)
+    output = folder / "out{x}.ipynb"
+    _seconds, failure = execute_notebook(str(template), str(output), {"x": 21, "mart_dir": "elsewhere"}, str(ROOT))
+    assert failure is None
+    executed = nbformat.read(output, as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "42\n"

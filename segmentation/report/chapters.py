@@ -385,7 +385,7 @@ def execute_notebook(
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            template, output, parameters=parameters, kernel_name="python3", progress_bar=False, log_output=False,
+            _literal_path(template), _literal_path(output), parameters=parameters, kernel_name="python3", progress_bar=False, log_output=False,
             cwd=cwd, start_timeout=KERNEL_START_TIMEOUT_S, execution_timeout=CELL_TIMEOUT_S,
             kernel_manager_class=f"{__name__}.IpcKernelManager",
         )
@@ -396,6 +396,12 @@ def execute_notebook(
         return time.perf_counter() - start, {"source": "", "ename": type(exc).__name__,
                                              "evalue": str(exc).splitlines()[0] if str(exc) else ""}
     return time.perf_counter() - start, None
+
+
+def _literal_path(path: str) -> str:
+    """A path papermill takes as it is: it fills `{name}` fields in paths from the parameters, and a params file
+    named `q{1}.yaml` (whose name is part of the output path) must not be read as one."""
+    return path.replace("{", "{{").replace("}", "}}")
 
 
 def _chapter_error(chapter: Chapter, partial: Path, notebook: Path, failure: dict[str, Any]) -> ChapterFailedError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import shutil
 import string
@@ -97,16 +96,6 @@ def run_sphinx(src: Path, out: Path, doctrees: Path, builder: str, overrides: di
     if problems or app.statuscode:
         first = problems[0] if problems else f"exit status {app.statuscode}"
         raise SiteBuildError(f"Sphinx {builder} build of {src} is not clean ({len(problems)} warnings); first: {first}")
-
-
-def publish_dir(built: Path, target: Path) -> None:
-    """Replace `target` with `built` by renames, so readers never see a half-written folder."""
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(built, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 EXTERNAL_ASSET = re.compile(r"<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//", re.I)
