@@ -31,6 +31,7 @@ from segmentation.params import Params, load_params
 from segmentation.report import SiteBuildError
 from segmentation.report.build import STAMP_NAME, build_report
 from segmentation.report.chapters import (
+    _ctrl_c_held_from_new_workers,
     RUNTIME_PREFIX,
     Chapter,
     chapter_key,
@@ -570,3 +571,24 @@ def test_runtime_folders_of_dead_builds_are_removed_and_live_ones_kept(tmp_path:
         (folder / "kernel-1.json").write_text("{}")
     assert remove_dead_runtime_dirs(tmp_path) == [dead]
     assert live.exists() and not dead.exists()
+
+
+def _blocked_signals(pid: int) -> int:
+    """The signal mask of a running process (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigBlk:"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no SigBlk in /proc/{pid}/status")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads signal masks from /proc")
+def test_workers_start_with_ctrl_c_held_so_a_starting_worker_prints_no_traceback() -> None:
+    sigint = 1 << (signal.SIGINT - 1)
+    with _ctrl_c_held_from_new_workers():
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert _blocked_signals(worker.pid) & sigint
+        assert not _blocked_signals(os.getpid()) & sigint  # this process gets Ctrl-C again
+    finally:
+        worker.kill()
+        worker.wait()

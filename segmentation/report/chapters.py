@@ -26,8 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,11 +211,13 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
     failed_log = None
     done = False
     try:
-        for chapter, key, notebook in pending:
-            partial = notebook.with_name(f".{notebook.stem}.running.ipynb")
-            log = notebook.with_name(f".{notebook.stem}.kernel.log")
-            args = (str(chapter.template), str(partial), {**base, **chapter.parameters}, str(PROJECT_DIR), str(log))
-            futures[pool.submit(execute_notebook, *args)] = (chapter, key, notebook, partial)
+        with _ctrl_c_held_from_new_workers():  # submit() starts the workers
+            for chapter, key, notebook in pending:
+                partial = notebook.with_name(f".{notebook.stem}.running.ipynb")
+                log = notebook.with_name(f".{notebook.stem}.kernel.log")
+                args = (str(chapter.template), str(partial), {**base, **chapter.parameters}, str(PROJECT_DIR),
+                        str(log))
+                futures[pool.submit(execute_notebook, *args)] = (chapter, key, notebook, partial)
         for future in cf.as_completed(futures):
             chapter, key, notebook, partial = futures[future]
             seconds, failure = future.result()
@@ -236,6 +238,22 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
                 notebook.with_name(f".{notebook.name}.tmp").unlink(missing_ok=True)  # finish_notebook cut short
                 if _kernel_log(notebook) != failed_log:
                     _kernel_log(notebook).unlink(missing_ok=True)
+
+
+@contextmanager
+def _ctrl_c_held_from_new_workers() -> Iterator[None]:
+    """Start worker processes with SIGINT blocked: Ctrl-C hits the whole process group, and a worker still
+    importing (before its initializer ignores SIGINT) would otherwise die with a traceback on the terminal. The
+    mask is inherited by the worker, which unblocks SIGINT once it ignores it; this process still gets Ctrl-C
+    (through its other threads, or when the mask is restored)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _kernel_log(notebook: Path) -> Path:
@@ -304,6 +322,8 @@ def _init_worker(project_dir: str, parent_pid: int, runtime_dir: str) -> None:
     os.environ["MPLBACKEND"] = "Agg"
     tempfile.tempdir = runtime_dir  # jupyter_client's connection files; IpcKernelManager's socket paths
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C hits the whole process group: the parent decides
+    if hasattr(signal, "pthread_sigmask"):  # blocked while this worker started; a pending Ctrl-C is now dropped
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGTERM, _stop_worker)
     _die_with_parent(parent_pid)
 
