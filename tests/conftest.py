@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import threading
 from collections.abc import Iterator
@@ -31,6 +33,21 @@ def served(server, name: str) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file handler that does not log every request to stderr."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
+        """Log nothing."""
+
+
+@contextmanager
+def served_folder(folder: Path, name: str) -> Iterator[str]:
+    """Serve a folder's files (a built site) from 127.0.0.1 on a free port; yield its URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    with served(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler), name) as url:
+        yield url
 
 
 def require_chromium() -> None:

@@ -19,20 +19,13 @@ NEW = {"a.txt": "new a", "b.txt": "new b", "c.txt": "new c", "site/index.html": 
 
 # Publishes NEW over the target given as argv[1]; with argv[2] = N, the process SIGKILLs itself before step N.
 PUBLISHER = textwrap.dedent("""
-    import os, signal, sys
+    import sys
     from pathlib import Path
     from segmentation import atomic
+    from tests.kill_hook import kill_at_step
 
     target, kill_at = Path(sys.argv[1]), int(sys.argv[2])
-    steps = []
-
-    def hook(label):
-        steps.append(label)
-        print(label, flush=True)
-        if len(steps) == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    atomic.step_hook = hook
+    kill_at_step(kill_at)
     with atomic.publishing(target, replace_all=True, last=["b.txt"]) as staging:
         for name, text in {new!r}.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)

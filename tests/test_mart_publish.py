@@ -38,19 +38,11 @@ from .conftest import ROOT, params_copy
 
 # Runs the command line (argv[2:]) in a fresh process that SIGKILLs itself before publish step argv[1] (0: never).
 KILLER = textwrap.dedent("""
-    import os, signal, sys
-    from segmentation import atomic
+    import sys
     from segmentation.cli import main
+    from tests.kill_hook import kill_at_step
 
-    kill_at, steps = int(sys.argv[1]), []
-
-    def hook(label):
-        steps.append(label)
-        print("STEP", label, flush=True)
-        if len(steps) == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    atomic.step_hook = hook
+    kill_at_step(int(sys.argv[1]), prefix="STEP ")
     sys.exit(main(sys.argv[2:]))
 """)
 

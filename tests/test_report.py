@@ -5,8 +5,6 @@ One report is built per test session from the small mart (2,000 customers) and s
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
 import shutil
 import time
@@ -46,7 +44,7 @@ from segmentation.report.recommend import (
 )
 from segmentation.report.site import external_assets
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
+from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
@@ -403,17 +401,8 @@ def test_failing_chapter_names_notebook_and_cell_and_keeps_the_site(
 @pytest.fixture(scope="module")
 def site_url(built: BuiltReport) -> Iterator[str]:
     """The built site served from 127.0.0.1 on a free port (a background thread, stopped afterwards)."""
-    handler = functools.partial(_QuietHandler, directory=str(built.site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    with served(server, "report-site-server") as url:
+    with served_folder(built.site, "report-site-server") as url:
         yield url
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """A static file handler that does not log every request to stderr."""
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
-        """Log nothing."""
 
 
 @pytest.mark.slow

@@ -9,9 +9,7 @@ of /etc/passwd anywhere. Fast tests cover the escaping helpers, the PDF's URL fe
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
 import re
 import string
 import subprocess
@@ -34,7 +32,7 @@ from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
@@ -475,17 +473,8 @@ def test_segment_pages_show_names_descriptions_and_top_categories_as_text(hostil
 @pytest.fixture(scope="module")
 def hostile_url(hostile: HostileReport) -> Iterator[str]:
     """The hostile site served from 127.0.0.1."""
-    handler = functools.partial(_Quiet, directory=str(hostile.site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    with served(server, "hostile-site-server") as url:
+    with served_folder(hostile.site, "hostile-site-server") as url:
         yield url
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    """No request log."""
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
-        """Log nothing."""
 
 
 @pytest.mark.slow

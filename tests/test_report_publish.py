@@ -117,27 +117,22 @@ def retag_chapters(chapters_dir: Path, params: Params) -> None:
 # Builds the report of argv[1] into the root argv[2]; SIGKILLs itself at publish step argv[3] (0: never). At the
 # first step ("commit") it prints the hashes of what it is about to publish (the staging folder).
 KILLED_BUILD = textwrap.dedent("""
-    import json, os, signal, sys
+    import json, os, sys
     from pathlib import Path
     from segmentation import atomic
     from segmentation.params import load_params
     from segmentation.report.build import build_report
+    from tests.kill_hook import kill_at_step
     from tests.test_report_publish import report_files
 
     params, root, kill_at = load_params(Path(sys.argv[1])), Path(sys.argv[2]), int(sys.argv[3])
     report_dir = root / "build" / "report" / params.name
-    steps = []
 
-    def hook(label):
-        steps.append(label)
-        if len(steps) == 1:
-            staging = next(report_dir.glob(f"{atomic.STAGING_PREFIX}{os.getpid()}-*"))
-            print("STAGED " + json.dumps(report_files(staging, params.name)), flush=True)
-        print("STEP " + label, flush=True)
-        if len(steps) == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+    def staged():
+        staging = next(report_dir.glob(f"{atomic.STAGING_PREFIX}{os.getpid()}-*"))
+        print("STAGED " + json.dumps(report_files(staging, params.name)), flush=True)
 
-    atomic.step_hook = hook
+    kill_at_step(kill_at, prefix="STEP ", on_first=staged)
     build_report(params, progress=lambda line: print(line, flush=True), root=root)
 """)
 
@@ -244,21 +239,13 @@ def test_an_edited_published_pdf_is_not_reported_unchanged(previous: Previous, t
 
 # Publishes the figures of the chapters in argv[1] into argv[2]; SIGKILLs itself at step argv[3] (0: never).
 KILLED_FIGURES = textwrap.dedent("""
-    import os, signal, sys
+    import sys
     from pathlib import Path
-    from segmentation import atomic
     from segmentation.report.chapters import publish_figures
+    from tests.kill_hook import kill_at_step
 
     chapters, target, kill_at = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    steps = []
-
-    def hook(label):
-        steps.append(label)
-        print(label, flush=True)
-        if len(steps) == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    atomic.step_hook = hook
+    kill_at_step(kill_at)
     publish_figures(sorted(chapters.glob("*.ipynb")), target)
 """)
 
