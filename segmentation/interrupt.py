@@ -33,6 +33,15 @@ def describe(exc: KeyboardInterrupt) -> str:
     return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
 
 
+_deferring = 0  # > 0 inside `deferred()`: a stop signal is recorded, not raised
+_pending: int | None = None  # the stop signal received while deferring
+
+
+def _stop_exception(signum: int) -> KeyboardInterrupt:
+    """The exception a stop signal raises."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 @contextmanager
 def stop_signals_raise() -> Iterator[None]:
     """While inside, SIGINT and SIGTERM raise (once) in the main thread; the previous handlers come back after.
@@ -47,9 +56,13 @@ def stop_signals_raise() -> Iterator[None]:
     handled = [sig for sig, handler in previous.items() if handler is not signal.SIG_IGN]
 
     def stop(signum: int, _frame: object) -> None:
+        global _pending
         for sig in handled:
             signal.signal(sig, signal.SIG_DFL)  # a second signal during the cleanup stops the process at once
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if _deferring:
+            _pending = signum
+            return
+        raise _stop_exception(signum)
 
     for sig in handled:
         signal.signal(sig, stop)
@@ -58,3 +71,22 @@ def stop_signals_raise() -> Iterator[None]:
     finally:
         for sig in handled:
             signal.signal(sig, previous[sig])
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Inside, a stop signal is only recorded; it is raised when the block ends, at a point of our choosing.
+
+    An exception raised from a signal handler can land anywhere, also inside library code that holds a lock (for
+    example between a `concurrent.futures` waiter acquiring its lock and the `try` that releases it), leaving that
+    lock held and the cleanup deadlocked. Waiting on worker processes therefore happens inside `deferred()`.
+    """
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending is not None:
+        signum, _pending = _pending, None
+        raise _stop_exception(signum)

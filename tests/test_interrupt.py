@@ -31,3 +31,15 @@ def test_an_ignored_signal_stays_ignored() -> None:
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_signal_inside_deferred_is_raised_when_the_block_ends() -> None:
+    reached = []
+    with pytest.raises(interrupt.Terminated):
+        with interrupt.stop_signals_raise():
+            with interrupt.deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.2)  # the handler ran during this sleep, but raised nothing
+                reached.append("end of block")
+            reached.append("after the block")
+    assert reached == ["end of block"]

@@ -38,7 +38,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 import segmentation
-from segmentation import atomic
+from segmentation import atomic, interrupt
 from segmentation.mart import MART_FILES, file_sha256
 from segmentation.params import Params
 from segmentation.report.errors import ChapterFailedError
@@ -51,6 +51,7 @@ TEMPLATES_DIR = PROJECT_DIR / "chapters"
 SEGMENT_TEMPLATE = "05_segment.ipynb"  # executed once per segment; every other template once per report
 MIGRATION_TEMPLATE = "08_migration.ipynb"  # only when the mart holds a current segment migration
 KERNEL_START_TIMEOUT_S = 120
+POLL_S = 0.25  # how often the wait for chapters looks for a stop signal
 CELL_TIMEOUT_S = 600
 STOP_TIMEOUT_S = 5  # a stopped worker or kernel gets this long to exit after SIGTERM, then it is killed
 RUNTIME_PREFIX = "seg-kernels-"  # + the building process's pid: one temp folder per build (connection files, sockets)
@@ -211,21 +212,26 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
     failed_log = None
     done = False
     try:
-        with _ctrl_c_held_from_new_workers():  # submit() starts the workers
+        # a stop signal is raised between these calls, never inside the pool's locks (interrupt.deferred)
+        with interrupt.deferred(), _ctrl_c_held_from_new_workers():  # submit() starts the workers
             for chapter, key, notebook in pending:
                 partial = notebook.with_name(f".{notebook.stem}.running.ipynb")
                 log = notebook.with_name(f".{notebook.stem}.kernel.log")
                 args = (str(chapter.template), str(partial), {**base, **chapter.parameters}, str(PROJECT_DIR),
                         str(log))
                 futures[pool.submit(execute_notebook, *args)] = (chapter, key, notebook, partial)
-        for future in cf.as_completed(futures):
-            chapter, key, notebook, partial = futures[future]
-            seconds, failure = future.result()
-            if failure is not None:
-                failed_log = _kernel_log(notebook)
-                raise _chapter_error(chapter, partial, notebook, failure)
-            finish_notebook(partial, notebook, chapter, key)
-            yield chapter, key, notebook, seconds
+        running = set(futures)
+        while running:
+            with interrupt.deferred():
+                finished, running = cf.wait(running, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(finished, key=list(futures).index):
+                chapter, key, notebook, partial = futures[future]
+                seconds, failure = future.result()
+                if failure is not None:
+                    failed_log = _kernel_log(notebook)
+                    raise _chapter_error(chapter, partial, notebook, failure)
+                finish_notebook(partial, notebook, chapter, key)
+                yield chapter, key, notebook, seconds
         done = True
     finally:
         if not done:
