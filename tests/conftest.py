@@ -50,6 +50,11 @@ def served_folder(folder: Path, name: str) -> Iterator[str]:
         yield url
 
 
+def site_pages(site: Path) -> list[Path]:
+    """A built site's pages (not the theme's Jinja macro files that Sphinx copies into _static)."""
+    return sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts)
+
+
 def require_chromium() -> None:
     """Skip without a browser, except in CI, where a missing browser is a failure."""
     if CHROMIUM.exists():

@@ -44,7 +44,7 @@ from segmentation.report.recommend import (
 )
 from segmentation.report.site import external_assets
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder
+from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
@@ -233,7 +233,7 @@ class BuiltReport:
 
     def pages(self) -> list[Path]:
         """The site's pages (not the theme's Jinja macro files that Sphinx copies into _static)."""
-        return sorted(p for p in self.site.rglob("*.html") if "_static" not in p.relative_to(self.site).parts)
+        return site_pages(self.site)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served_folder
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served_folder, site_pages
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
@@ -340,7 +340,7 @@ class HostileReport:
 
     def pages(self) -> list[Path]:
         """The site's pages."""
-        return sorted(p for p in self.site.rglob("*.html") if "_static" not in p.relative_to(self.site).parts)
+        return site_pages(self.site)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ chapter kernel runs. Every test leaves no process behind, even when it fails.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import psutil
 import pytest
 
 from segmentation import atomic
+from segmentation.mart import file_sha256
 from segmentation.params import Params, load_params
 from segmentation.report import SiteBuildError
 from segmentation.report.build import STAMP_NAME, build_report
@@ -50,21 +50,16 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 WAIT_S = 300  # for a sign of progress in a child build on a loaded machine
 
 
-def sha(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def report_files(folder: Path, name: str = "default") -> dict[str, str]:
     """What a reader of build/report/<name>/ gets: every site file, the PDF and the stamp, by hash.
 
     Works on a staging folder too (same entry names), so a child can say what it is about to publish.
     """
-    files = {f"site/{p.relative_to(folder / 'site').as_posix()}": sha(p)
+    files = {f"site/{p.relative_to(folder / 'site').as_posix()}": file_sha256(p)
              for p in sorted((folder / "site").rglob("*")) if p.is_file()}
     for entry in (f"{name}.pdf", STAMP_NAME):
         if (folder / entry).is_file():
-            files[entry] = sha(folder / entry)
+            files[entry] = file_sha256(folder / entry)
     return files
 
 
@@ -255,7 +250,7 @@ def test_a_kill_at_every_figure_publish_step_leaves_the_figures_wholly_old_or_wh
     previous: Previous, tmp_path: Path
 ) -> None:
     figures = previous.root / "figures" / previous.params.name
-    new = {p.name: sha(p) for p in figures.iterdir() if not p.name.startswith(".")}
+    new = {p.name: file_sha256(p) for p in figures.iterdir() if not p.name.startswith(".")}
     changed = sorted(new)[:3]
 
     def old_figures(folder: Path) -> Path:
@@ -267,7 +262,7 @@ def test_a_kill_at_every_figure_publish_step_leaves_the_figures_wholly_old_or_wh
         return folder
 
     def state(folder: Path) -> dict[str, str]:
-        return {p.name: sha(p) for p in folder.iterdir() if not p.name.startswith(".")}
+        return {p.name: file_sha256(p) for p in folder.iterdir() if not p.name.startswith(".")}
 
     old = state(old_figures(tmp_path / "probe"))
     probe = subprocess.run([sys.executable, "-c", KILLED_FIGURES, str(previous.report_dir / "chapters"),
