@@ -197,7 +197,7 @@ def prepare_inputs(rows: int, out_dir: Path, say: Say) -> Inputs:
     if generated_file_matches(csv, rows, SEED):
         say(f"generate {size_label(rows)}: reusing {relative(csv)}")
     else:
-        from segmentation.generate import write_customers
+        from segmentation.synthetic.generate import write_customers
 
         start = time.perf_counter()
         write_customers(csv, rows, SEED)
@@ -248,7 +248,7 @@ def convert_to_parquet(csv: Path, parquet: Path) -> None:
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    from segmentation.schema import metadata
+    from segmentation.config.schema import metadata
 
     arrow_types = {"string": pa.string(), "integer": pa.int64(), "float": pa.float64(), "date": pa.date32(),
                    "boolean": pa.bool_()}
@@ -299,8 +299,8 @@ def peak_rss_mb() -> float:
 def measure_mart_here(params_path: Path, rows: int) -> Measurement:
     """Build the mart from these params in this process; time it and read its peak memory."""
     start = time.perf_counter()
-    from segmentation.params import load_params
-    from segmentation.pipeline import run
+    from segmentation.config.params import load_params
+    from segmentation.mart.pipeline import run
 
     import_seconds = time.perf_counter() - start
     rss_after_imports = peak_rss_mb()
@@ -342,7 +342,7 @@ def measure_reference_here(params_path: Path, rows: int, out_dir: Path) -> Measu
     """Run the plain-pandas reference on the params' input in this process; time it and read its peak memory."""
     start = time.perf_counter()
     from benchmarks.reference import build_reference
-    from segmentation.params import load_params
+    from segmentation.config.params import load_params
 
     import_seconds = time.perf_counter() - start
     rss_after_imports = peak_rss_mb()
@@ -769,7 +769,7 @@ def method_lines(report: BenchReport) -> list[str]:
         "One run each: the machine is shared, so compare the ratio rather than single timings.",
         f"- Time: wall time of the work inside that process. {imports}",
         "- Peak memory: the process's peak resident set (`VmHWM`), read right after the work. " + baseline,
-        "- Mart: `segmentation.pipeline.run(params, force=True)` with a copy of the params pointing at the "
+        "- Mart: `segmentation.mart.pipeline.run(params, force=True)` with a copy of the params pointing at the "
         "Parquet file; includes hashing the input, every stage and writing the mart.",
         "- Reference (`benchmarks/reference.py`, what a typical notebook does): `pd.read_parquet`, "
         "`drop_duplicates()`, recency / frequency / monetary, `pd.qcut(x.rank(method=\"first\"), bins)` scores "

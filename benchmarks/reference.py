@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from segmentation.params import Params
+from segmentation.config.params import Params
 
 CUSTOMERS_FILE = "customer_segments.parquet"
 SUMMARY_FILE = "segment_summary.parquet"

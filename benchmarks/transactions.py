@@ -250,7 +250,7 @@ def measure_mart_once(params_path: Path, orders: int) -> dict[str, object]:
     """Build the mart once here; the measurement, the JVM's peak (Spark) and the manifest's row counts."""
     found = measure_mart_here(params_path, orders)
     children = children_peak_mb()  # read before anything stops the Spark session
-    from segmentation.params import load_params
+    from segmentation.config.params import load_params
 
     manifest = json.loads((load_params(params_path).mart_dir / "manifest.json").read_text(encoding="utf-8"))
     transactions = manifest.get("transactions", {})
@@ -762,7 +762,7 @@ def method_lines(report: TxReport) -> list[str]:
         "customer CSV converted to Parquet with the schema's types. Inputs whose metadata (rows, seed), CSV "
         "fingerprint and order count match are reused.",
         "- Each run is one fresh Python process (`python -m benchmarks.transactions --one mart|reference`), "
-        "`segmentation.pipeline.run(params, force=True)` for the mart (hashing the inputs, every stage, writing "
+        "`segmentation.mart.pipeline.run(params, force=True)` for the mart (hashing the inputs, every stage, writing "
         "the mart). One run each: the machine is shared, so read the ratios rather than single timings.",
         "- pandas reference: `pd.read_parquet(orders folder, 4 columns)`, then `groupby(\"customer_id\").agg(min "
         "date, max date, sum value, nunique order_id)` — the roll-up alone, no checks, scores or output.",

@@ -9,8 +9,8 @@ import time
 import traceback
 from pathlib import Path
 
-from segmentation import interrupt
-from segmentation.errors import SegmentationError
+from segmentation.core import interrupt
+from segmentation.core.errors import SegmentationError
 
 DEFAULT_PARAMS = Path("params/default.yaml")
 DEFAULT_RAW = Path("data/raw/synthetic_customers.csv")
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from segmentation.generate import write_customers
+    from segmentation.synthetic.generate import write_customers
 
     start = time.perf_counter()
     path = write_customers(
@@ -104,8 +104,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from segmentation.mart import QUALITY
-    from segmentation.pipeline import validate_dir, validate_only
+    from segmentation.mart.pipeline import validate_dir, validate_only
+    from segmentation.mart.store import QUALITY
 
     params = _load_params(args)
     out_dir = args.out or validate_dir(params)
@@ -115,15 +115,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from segmentation.params import load_params
-    from segmentation.rules import describe
+    from segmentation.config.params import load_params
+    from segmentation.config.rules import describe
 
     print(describe(load_params(args.params)))
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from segmentation.pipeline import run
+    from segmentation.mart.pipeline import run
 
     params = _load_params(args)
     source = params.transactions.path if params.transactions else params.input_path
@@ -161,8 +161,8 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from segmentation.config.params import load_params
     from segmentation.migration import MIGRATION, MIGRATION_JSON, migrate, migrate_as_of, summary_line
-    from segmentation.params import load_params
 
     if args.since is not None:
         if args.before or args.after:
@@ -202,7 +202,7 @@ def _load_params(args: argparse.Namespace):
     """The params file, with --input and --engine applied."""
     from dataclasses import replace
 
-    from segmentation.params import load_params
+    from segmentation.config.params import load_params
 
     params = load_params(args.params)
     if getattr(args, "engine", None):

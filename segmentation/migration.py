@@ -36,8 +36,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segmentation.errors import SegmentationError
-from segmentation.mart import (
+from segmentation.config.params import Params
+from segmentation.core.errors import SegmentationError
+from segmentation.core.stats import SCALES, scaled
+from segmentation.mart.store import (
     CUSTOMERS,
     FILES,
     MANIFEST,
@@ -51,8 +53,6 @@ from segmentation.mart import (
     read_mart,
     write_json,
 )
-from segmentation.params import Params
-from segmentation.stats import SCALES, scaled
 
 __all__ = [
     "LAPSED",
@@ -162,7 +162,7 @@ def migrate(before_dir: str | Path, after_dir: str | Path, out_path: str | Path 
     _check_segments(after, segments, params)
 
     # imported here, not at the top: report chapters import this module and need no engine
-    from segmentation.engine import connect
+    from segmentation.mart.engine import connect
 
     keys = MATCH_KEYS[match]
     con = connect()
@@ -193,7 +193,7 @@ def migrate_as_of(params: Params, since: dt.date, *, progress: Callable[[str], N
     The earlier mart is `<mart_dir>-as-of-<since>`, with the same rules and checks; orders after `since` are left
     out of it (counted in its data-quality review), never reported as an error there.
     """
-    from segmentation.pipeline import run  # the pipeline is only needed here; report chapters import this module
+    from segmentation.mart.pipeline import run  # the pipeline is only needed here; report chapters import this module
 
     if params.transactions is None:
         raise MigrationError(

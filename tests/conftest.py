@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from segmentation.generate import write_customers
-from segmentation.params import Params, load_params
-from segmentation.pipeline import run
+from segmentation.config.params import Params, load_params
+from segmentation.mart.pipeline import run
+from segmentation.synthetic.generate import write_customers
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 2_000
@@ -68,6 +68,7 @@ def require_chromium() -> None:
 def params_copy(source: Path, folder: Path, **overrides) -> Path:
     """A copy of a params file in `folder`, with top-level keys replaced (e.g. input, mart_dir)."""
     raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    raw.setdefault("chapters", str(ROOT / "chapters"))  # the checkout's chapters, wherever the test runs
     raw.update({k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()})
     path = folder / source.name
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")

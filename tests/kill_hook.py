@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 
 def kill_at_step(kill_at: int, *, prefix: str = "", on_first: Callable[[], None] | None = None) -> None:
-    """Make `segmentation.atomic` print each publish step (after `prefix`) and SIGKILL this process before step
+    """Make `segmentation.core.atomic` print each publish step (after `prefix`) and SIGKILL this process before step
     `kill_at` (1-based; 0: never); `on_first` runs before the first step (e.g. to record what was staged)."""
-    from segmentation import atomic
+    from segmentation.core import atomic
 
     steps: list[str] = []
 

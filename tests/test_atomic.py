@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from segmentation import atomic
+from segmentation.core import atomic
 from tests.conftest import ROOT
 
 OLD = {"a.txt": "old a", "b.txt": "old b", "gone.txt": "old gone", "site/index.html": "old site"}
@@ -21,7 +21,7 @@ NEW = {"a.txt": "new a", "b.txt": "new b", "c.txt": "new c", "site/index.html": 
 PUBLISHER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from segmentation import atomic
+    from segmentation.core import atomic
     from tests.kill_hook import kill_at_step
 
     target, kill_at = Path(sys.argv[1]), int(sys.argv[2])

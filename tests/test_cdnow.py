@@ -62,8 +62,8 @@ def expected(orders) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def cdnow_mart(tmp_path_factory) -> dict:
     """The mart built by the real pipeline from the order file, with no customer file (params/default.yaml)."""
-    from segmentation.params import load_params
-    from segmentation.pipeline import run
+    from segmentation.config.params import load_params
+    from segmentation.mart.pipeline import run
 
     folder = tmp_path_factory.mktemp("cdnow")
     mart_dir = folder / "mart"

@@ -25,15 +25,15 @@ def test_help_lists_every_subcommand():
         assert command in result.stdout
 
 
-def test_pipeline_module_builds_the_mart_and_reports_stages(tmp_path, small_csv):
+def test_run_builds_the_mart_and_reports_stages(tmp_path, small_csv):
     params = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=small_csv, mart_dir=tmp_path / "mart")
-    result = run_module("segmentation.pipeline", "--params", str(params))
+    result = run_module("segmentation", "run", "--params", str(params))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     for stage in ("validate", "scores", "segments", "summary"):
         assert f"  {stage}" in result.stdout
     assert (tmp_path / "mart" / "customer_segments.parquet").exists()
-    again = run_module("segmentation.pipeline", "--params", str(params))
+    again = run_module("segmentation", "run", "--params", str(params))
     assert "up to date" in again.stdout
 
 

@@ -19,6 +19,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from segmentation.config.params import Params, load_params
 from segmentation.dashboard import bench
 from segmentation.dashboard import data as d
 from segmentation.dashboard.app import create_app
@@ -36,9 +37,8 @@ from segmentation.dashboard.layout import (
     FILTER_IDS,
     money,
 )
-from segmentation.mart import CONTACTS, CUSTOMERS, MANIFEST, publishing
-from segmentation.params import Params, load_params
-from segmentation.pipeline import run
+from segmentation.mart.pipeline import run
+from segmentation.mart.store import CONTACTS, CUSTOMERS, MANIFEST, publishing
 from tests.conftest import ROOT
 
 # (filters, the same selection as a pandas boolean mask) built from the mart's own values

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from werkzeug.serving import make_server
 
+from segmentation.config.params import Params, load_params
 from segmentation.dashboard.app import create_app
-from segmentation.mart import CUSTOMERS
-from segmentation.params import Params, load_params
-from segmentation.pipeline import run
+from segmentation.mart.pipeline import run
+from segmentation.mart.store import CUSTOMERS
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
 

@@ -16,12 +16,12 @@ import pytest
 from faker.providers.address.en import Provider as EnglishAddressProvider
 
 import segmentation
-from segmentation import generate, transactions_log
 from segmentation.cli import main
-from segmentation.errors import SegmentationError
-from segmentation.generate import DEFAULT_AS_OF, generate_customers, write_customers
+from segmentation.core.errors import SegmentationError
+from segmentation.synthetic import generate, transactions_log
+from segmentation.synthetic.generate import DEFAULT_AS_OF, generate_customers, write_customers
 
-METADATA_PATH = Path(segmentation.__file__).parent / "reference" / "synthetic_customers_metadata.json"
+METADATA_PATH = Path(segmentation.__file__).parent / "config" / "reference" / "synthetic_customers_metadata.json"
 REFERENCE = json.loads(METADATA_PATH.read_text(encoding="utf-8"))
 FIELD_NAMES = [field["name"] for field in REFERENCE["fields"]]
 DATE_FIELDS = [field["name"] for field in REFERENCE["fields"] if field["type"] == "date"]

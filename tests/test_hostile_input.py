@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from segmentation.cli import main
-from segmentation.mart import CUSTOMERS, MANIFEST, QUALITY
-from segmentation.params import load_params
-from segmentation.pipeline import run
+from segmentation.config.params import load_params
+from segmentation.mart.pipeline import run
+from segmentation.mart.store import CUSTOMERS, MANIFEST, QUALITY
 
 from .conftest import ROOT, params_copy
 from .test_quality import GOOD, customer_file, params_for

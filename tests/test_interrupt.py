@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from segmentation import interrupt
+from segmentation.core import interrupt
 
 
 def test_sigterm_raises_terminated_inside_and_handlers_come_back_after() -> None:

@@ -24,15 +24,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segmentation import atomic
-from segmentation import pipeline as pipeline_module
 from segmentation.cli import main
+from segmentation.config.params import Params, load_params
+from segmentation.core import atomic
+from segmentation.core.errors import MartMissingError
 from segmentation.dashboard import data as d
-from segmentation.errors import MartMissingError
-from segmentation.mart import CONTACTS, CUSTOMERS, FILES, INSIGHTS, MANIFEST, QUALITY, build_sha256, read_mart
+from segmentation.mart import pipeline as pipeline_module
+from segmentation.mart.pipeline import run
+from segmentation.mart.store import CONTACTS, CUSTOMERS, FILES, INSIGHTS, MANIFEST, QUALITY, build_sha256, read_mart
 from segmentation.migration import MIGRATION, MIGRATION_JSON, read_migration
-from segmentation.params import Params, load_params
-from segmentation.pipeline import run
 
 from .conftest import ROOT, params_copy
 

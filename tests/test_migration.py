@@ -24,11 +24,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from segmentation.cli import main
+from segmentation.config.params import Params, load_params
 from segmentation.dashboard import data as d
 from segmentation.dashboard.app import create_app
 from segmentation.dashboard.figures import migration_heatmap_figure
-from segmentation.generate import write_customers
-from segmentation.mart import CUSTOMERS, FILES, MANIFEST, build_sha256, publishing, read_mart
+from segmentation.mart.pipeline import run
+from segmentation.mart.store import CUSTOMERS, FILES, MANIFEST, build_sha256, publishing, read_mart
 from segmentation.migration import (
     LAPSED,
     MIGRATION,
@@ -39,18 +40,16 @@ from segmentation.migration import (
     movement_sentence,
     read_migration,
 )
-from segmentation.params import Params, load_params
-from segmentation.pipeline import run
 from segmentation.report import load_context
 from segmentation.report import migration as report_migration
 from segmentation.report.chapters import (
     MIGRATION_TEMPLATE,
-    TEMPLATES_DIR,
     chapter_key,
     execute_chapters,
     plan_chapters,
 )
 from segmentation.report.escape import Md, md_text
+from segmentation.synthetic.generate import write_customers
 
 from .conftest import ROOT, params_copy
 
@@ -445,7 +444,7 @@ def test_report_heatmap_and_tables(snapshots: Snapshots, changed_flows: pd.DataF
 @pytest.mark.slow
 def test_migration_chapter_executes_without_errors(snapshots: Snapshots, grown_flows: pd.DataFrame,
                                                    tmp_path: Path) -> None:
-    chapter = next(c for c in plan_chapters(snapshots.grown, TEMPLATES_DIR) if c.template.name == MIGRATION_TEMPLATE)
+    chapter = next(c for c in plan_chapters(snapshots.grown) if c.template.name == MIGRATION_TEMPLATE)
     lines: list[str] = []
     (run_,) = execute_chapters([chapter], params=snapshots.grown, mart_dir=snapshots.grown.mart_dir,
                                out_dir=tmp_path, progress=lines.append)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from segmentation.errors import ParamsError
-from segmentation.params import load_params
-from segmentation.rules import coverage, score_cube, winner
+from segmentation.config.params import load_params
+from segmentation.config.rules import coverage, score_cube, winner
+from segmentation.core.errors import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "params" / "default.yaml"

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.mart import CUSTOMERS, MART_FILES, SUMMARY, read_mart
-from segmentation.params import load_params
-from segmentation.pipeline import MART_COLUMNS, run
-from segmentation.rules import winner
+from segmentation.config.params import load_params
+from segmentation.config.rules import winner
+from segmentation.mart.pipeline import MART_COLUMNS, run
+from segmentation.mart.store import CUSTOMERS, MART_FILES, SUMMARY, read_mart
 
 from .conftest import ROOT, params_copy
 

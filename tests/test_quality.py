@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from segmentation.cli import main
-from segmentation.errors import InputDataError
-from segmentation.mart import CUSTOMERS, QUALITY, read_mart
-from segmentation.params import load_params
-from segmentation.pipeline import run, validate_only
+from segmentation.config.params import load_params
+from segmentation.core.errors import InputDataError
+from segmentation.mart.pipeline import run, validate_only
+from segmentation.mart.store import CUSTOMERS, QUALITY, read_mart
 
 from .conftest import ROOT, params_copy
 

@@ -5,6 +5,7 @@ One report is built per test session from the small mart (2,000 customers) and s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import time
@@ -17,8 +18,8 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from segmentation.mart import read_mart
-from segmentation.params import Params, load_params
+from segmentation.config.params import Params, load_params
+from segmentation.mart.store import read_mart
 from segmentation.report import (
     ChapterFailedError,
     figures,
@@ -29,7 +30,6 @@ from segmentation.report import (
 from segmentation.report.build import ReportPaths, build_report
 from segmentation.report.chapters import (
     MIGRATION_TEMPLATE,
-    TEMPLATES_DIR,
     Chapter,
     chapter_key,
     execute_chapters,
@@ -47,6 +47,7 @@ from segmentation.report.site import external_assets
 from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
 
 ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = ROOT / "chapters"
 SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
@@ -158,14 +159,19 @@ def test_chapter_cache_key_covers_every_module_a_chapter_imports() -> None:
     import subprocess
     import sys
 
-    from segmentation.report.chapters import CHAPTER_SOURCES, PACKAGE_DIR
+    from segmentation.core.fingerprint import source_files
+    from segmentation.report.chapters import template_imports
 
-    probe = ("import sys; from segmentation.report import figures, load_context, narrative, tables; "
+    imports = template_imports(sorted(TEMPLATES_DIR.glob("*.ipynb")))
+    assert {"segmentation.report.figures", "segmentation.report.migration"} <= imports
+    probe = ("import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]; "
              "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.startswith('segmentation')))")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
-    covered = {p.resolve() for pattern in CHAPTER_SOURCES for p in PACKAGE_DIR.glob(pattern)}
+    loaded = subprocess.run([sys.executable, "-c", probe, *sorted(imports)], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    covered = set(source_files(imports))
     missing = {Path(f).resolve() for f in loaded.stdout.split()} - covered
-    assert not missing, f"add to CHAPTER_SOURCES: {sorted(str(m) for m in missing)}"
+    assert not missing, f"modules a chapter loads but its cache key leaves out: {sorted(map(str, missing))}"
+    assert not any(p.name in {"build.py", "pdf.py", "site.py"} for p in covered)  # layout changes re-execute nothing
 
 
 def _params_variant(params: Params, folder: Path, **changes) -> Params:
@@ -380,12 +386,12 @@ def test_failing_chapter_names_notebook_and_cell_and_keeps_the_site(
     nb = nbformat.read(broken, as_version=4)
     nb.cells[-1].source = "raise ValueError('appendix exploded')"
     nbformat.write(nb, broken)
-    monkeypatch.setattr("segmentation.report.build.TEMPLATES_DIR", templates)
+    params = dataclasses.replace(built.params, chapters_dir=templates)  # the params' `chapters` setting
     index = built.paths.site_index
     before = (index.read_bytes(), sorted(p.name for p in index.parent.iterdir()), built.paths.pdf.read_bytes())
 
     with pytest.raises(ChapterFailedError) as failure:
-        build_report(built.params, progress=lambda _line: None, root=built.root)
+        build_report(params, progress=lambda _line: None, root=built.root)
 
     message = str(failure.value)
     assert "09_appendix.ipynb" in message and f"cell {len(nb.cells)}" in message

@@ -25,8 +25,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmentation.params import Params, load_params
-from segmentation.pipeline import run
+from segmentation.config.params import Params, load_params
+from segmentation.mart.pipeline import run
 from segmentation.report.build import ReportPaths, build_report
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
@@ -267,7 +267,7 @@ def test_site_conf_escapes_the_theme_text_once() -> None:
     from jinja2 import Environment
     from markupsafe import Markup
 
-    conf = runpy.run_path(str(ROOT / "report" / "conf.py"))
+    conf = runpy.run_path(str(ROOT / "segmentation" / "report" / "sphinx" / "conf.py"))
     context = {"docstitle": f"{SCRIPT_TITLE} & x", "pagetitle": IMG, "root_title": Markup("<b>ours</b>"), "other": IMG}
     conf["_escape_theme_text"](None, "index", "page.html", context, None)
     assert context["docstitle"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; x"

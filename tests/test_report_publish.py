@@ -25,15 +25,15 @@ import nbformat
 import psutil
 import pytest
 
-from segmentation import atomic
-from segmentation.mart import file_sha256
-from segmentation.params import Params, load_params
+from segmentation.config.params import Params, load_params
+from segmentation.core import atomic
+from segmentation.mart.store import file_sha256
 from segmentation.report import SiteBuildError
 from segmentation.report.build import STAMP_NAME, build_report
 from segmentation.report.chapters import (
-    _ctrl_c_held_from_new_workers,
     RUNTIME_PREFIX,
     Chapter,
+    _ctrl_c_held_from_new_workers,
     chapter_key,
     execute_chapters,
     inputs_digest,
@@ -114,8 +114,8 @@ def retag_chapters(chapters_dir: Path, params: Params) -> None:
 KILLED_BUILD = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
-    from segmentation import atomic
-    from segmentation.params import load_params
+    from segmentation.core import atomic
+    from segmentation.config.params import load_params
     from segmentation.report.build import build_report
     from tests.kill_hook import kill_at_step
     from tests.test_report_publish import report_files

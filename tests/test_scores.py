@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmentation.scores import add_scores, cutoffs
+from segmentation.mart.scores import add_scores, cutoffs
 
 
 def scored(recency, frequency, monetary, bins=5) -> pd.DataFrame:

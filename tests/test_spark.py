@@ -19,12 +19,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from segmentation.cli import _load_params, build_parser
-from segmentation.engine import connect, spark_memory, spark_remote
-from segmentation.errors import InputDataError, SegmentationError
-from segmentation.load import read_raw
-from segmentation.mart import CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SUMMARY
-from segmentation.params import EngineParams, load_params
-from segmentation.pipeline import run, validate_only
+from segmentation.config.params import EngineParams, load_params
+from segmentation.core.errors import InputDataError, SegmentationError
+from segmentation.mart.engine import connect, spark_memory, spark_remote
+from segmentation.mart.load import read_raw
+from segmentation.mart.pipeline import run, validate_only
+from segmentation.mart.store import CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SUMMARY
 
 from .conftest import ROOT, params_copy
 from .test_quality import GOOD

@@ -13,10 +13,10 @@ import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
 
-from segmentation.errors import InputDataError
+from segmentation.config.params import load_params
+from segmentation.core.errors import InputDataError
+from segmentation.mart.pipeline import run
 from segmentation.migration import MIGRATION, as_of_dir, command_hint, migrate_as_of
-from segmentation.params import load_params
-from segmentation.pipeline import run
 from tests.conftest import ROOT, params_copy
 
 CUSTOMER_HEADER = ("customer_id,name,email,age,gender,city,country,income,credit_score,loyalty_points,"

@@ -7,11 +7,11 @@ from pathlib import Path
 import dash
 from dash import html
 
+from segmentation.config.params import Params
+from segmentation.core.errors import MartMissingError
 from segmentation.dashboard.callbacks import register_callbacks
 from segmentation.dashboard.data import MartSource
 from segmentation.dashboard.layout import missing_mart_layout, page_layout
-from segmentation.errors import MartMissingError
-from segmentation.params import Params
 
 ASSETS = Path(__file__).parent / "assets"
 DEFAULT_TITLE = "Customer segmentation"

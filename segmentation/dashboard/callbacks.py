@@ -9,6 +9,7 @@ import numpy as np
 from dash import Input, Output, State, ctx, dcc
 from dash.exceptions import PreventUpdate
 
+from segmentation.core.errors import MartMissingError
 from segmentation.dashboard import data as d
 from segmentation.dashboard import figures
 from segmentation.dashboard.layout import (
@@ -18,7 +19,6 @@ from segmentation.dashboard.layout import (
     export_note,
     kpi_cards,
 )
-from segmentation.errors import MartMissingError
 
 URL_ID, RESET_ID = "url", "reset-filters"
 

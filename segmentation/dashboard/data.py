@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from segmentation.errors import MartMissingError
-from segmentation.mart import CONTACTS, MANIFEST, Mart, read_mart
+from segmentation.core.errors import MartMissingError
+from segmentation.mart.store import CONTACTS, MANIFEST, Mart, read_mart
 from segmentation.migration import LAPSED, MIGRATION_JSON, NEW, read_migration
 
 ALL, YES, NO = "all", "yes", "no"

@@ -6,7 +6,7 @@ Outputs are named after the params file (`params.name`):
     build/report/<name>/<name>.pdf         the PDF
     figures/<name>/*.png, *.svg            every figure
 The site, the PDF and the stamp saying what they were built from are published together, as one unit
-(segmentation.atomic): built into a staging folder, then installed by renames that a killed run's successor
+(segmentation.core.atomic): built into a staging folder, then installed by renames that a killed run's successor
 finishes. So a failing, interrupted (Ctrl-C), terminated (SIGTERM) or killed build leaves the previously
 published site and PDF as they were, or, once its commit rename happened, the new ones, never one of each.
 """
@@ -23,18 +23,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from segmentation import atomic
-from segmentation.mart import read_mart
+from segmentation.config.params import Params
+from segmentation.core import atomic
+from segmentation.core.fingerprint import fingerprint
+from segmentation.mart.store import read_mart
 from segmentation.migration import command_hint, read_migration
-from segmentation.params import Params
 from segmentation.report import formatting as fmt
 from segmentation.report.chapters import (
-    TEMPLATES_DIR,
     ChapterRun,
     execute_chapters,
     plan_chapters,
     publish_figures,
-    source_digest,
 )
 from segmentation.report.display import Table
 from segmentation.report.errors import SiteBuildError
@@ -124,7 +123,7 @@ def build_report(
     if migration is not None and not migration.current:
         progress(f"migration: {migration.path} was computed for an earlier build of this mart, chapter left out; "
                  f"rerun `{command_hint(params.mart_dir)}`")
-    runs = execute_chapters(plan_chapters(params, TEMPLATES_DIR), params=params, mart_dir=params.mart_dir,
+    runs = execute_chapters(plan_chapters(params), params=params, mart_dir=params.mart_dir,
                             out_dir=layout.chapters_dir, jobs=jobs, progress=progress)
 
     stamp = site_stamp(params, runs)
@@ -162,7 +161,7 @@ def site_stamp(params: Params, runs: list[ChapterRun]) -> str:
     for path in sorted(p for p in REPORT_DIR.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(REPORT_DIR)).encode())
         digest.update(path.read_bytes())
-    digest.update(source_digest(("report/*.py",)).encode())
+    digest.update(fingerprint(["segmentation.report.build"]).encode())
     digest.update(params.sha256.encode())
     return digest.hexdigest()
 

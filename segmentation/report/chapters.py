@@ -4,7 +4,7 @@ A chapter is re-executed only when its cache key changes. The key covers everyth
 the template, the params file, the mart files, the segment id and the source of the code chapters run
 (a figure function changed → the figures change).
 
-Stopping: when the build fails, is interrupted (Ctrl-C) or terminated (SIGTERM, see segmentation.interrupt), the
+Stopping: when the build fails, is interrupted (Ctrl-C) or terminated (SIGTERM, see segmentation.core.interrupt), the
 pool's workers and the kernels they started are stopped at once, not waited for, and their partial notebooks,
 kernel logs, connection files and sockets are removed. Workers ignore SIGINT (Ctrl-C reaches the whole process
 group; the parent decides) and die with the parent even when it is SIGKILLed (their kernels follow them);
@@ -13,6 +13,7 @@ what such a killed run leaves is removed by the next run.
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import ctypes
 import hashlib
@@ -38,16 +39,16 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 import segmentation
-from segmentation import atomic, interrupt
-from segmentation.mart import MART_FILES, file_sha256
-from segmentation.params import Params
+from segmentation.config.params import Params
+from segmentation.core import atomic, interrupt
+from segmentation.core.fingerprint import fingerprint
+from segmentation.mart.store import MART_FILES, file_sha256
 from segmentation.report.errors import ChapterFailedError
 from segmentation.report.escape import md_text
 from segmentation.report.figures import segment_slug
 
 PACKAGE_DIR = Path(segmentation.__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
-TEMPLATES_DIR = PROJECT_DIR / "chapters"
+IMPORT_ROOT = PACKAGE_DIR.parent  # kernels import this very package (a checkout, or site-packages)
 SEGMENT_TEMPLATE = "05_segment.ipynb"  # executed once per segment; every other template once per report
 MIGRATION_TEMPLATE = "08_migration.ipynb"  # only when the mart holds a current segment migration
 KERNEL_START_TIMEOUT_S = 120
@@ -90,8 +91,16 @@ class ChapterRun:
     seconds: float
 
 
-def plan_chapters(params: Params, templates_dir: Path = TEMPLATES_DIR) -> list[Chapter]:
-    """The chapters of a report, in reading order: the segment template expands to one chapter per segment."""
+def plan_chapters(params: Params) -> list[Chapter]:
+    """The chapters of a report, in reading order: the segment template expands to one chapter per segment.
+
+    The templates are the notebooks in the params' `chapters` folder (default `chapters/`, relative to the folder
+    the command runs in).
+    """
+    templates_dir = params.chapters_dir
+    if not templates_dir.is_dir():
+        raise ChapterFailedError(f"{templates_dir}: no chapters folder; set `chapters:` in {params.path} to the "
+                                 "folder of chapter notebooks (default: chapters/ in the folder you run from)")
     templates = sorted(templates_dir.glob("*.ipynb"))
     if not any(t.name == SEGMENT_TEMPLATE for t in templates):
         raise ChapterFailedError(f"{templates_dir}: no {SEGMENT_TEMPLATE} template (the per-segment chapter)")
@@ -129,27 +138,42 @@ def inputs_digest(params: Params, mart_dir: Path) -> str:
     for name in MART_FILES:
         digest.update(name.encode())
         digest.update(file_sha256(mart_dir / name).encode())
-    digest.update(source_digest().encode())
+    digest.update(chapter_code_digest(sorted(params.chapters_dir.glob("*.ipynb"))).encode())
     return digest.hexdigest()
 
 
-# The code chapter kernels run (not the build machinery: a change to the PDF layout re-executes nothing).
-CHAPTER_SOURCES = (
-    "__init__.py", "errors.py", "params.py", "rules.py", "atomic.py", "mart.py", "migration.py", "stats.py",
-    "report/__init__.py", "report/errors.py", "report/context.py", "report/display.py", "report/figures.py",
-    "report/formatting.py", "report/narrative.py", "report/recommend.py", "report/tables.py", "report/migration.py",
-    "report/escape.py",
-)
+def chapter_code_digest(templates: Iterable[Path]) -> str:
+    """Hash of the code chapter kernels run: the package modules the templates import, and everything those import.
+
+    Only that code (not the build machinery: a change to the PDF layout re-executes nothing).
+    """
+    return fingerprint(sorted(template_imports(templates)))
 
 
-def source_digest(patterns: tuple[str, ...] = CHAPTER_SOURCES) -> str:
-    """Hash of the package source matching `patterns` (by default: the code chapter kernels run)."""
-    digest = hashlib.sha256()
-    paths = {path for pattern in patterns for path in PACKAGE_DIR.glob(pattern)}
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+def template_imports(templates: Iterable[Path]) -> set[str]:
+    """The `segmentation` modules the code cells of these notebooks import."""
+    modules: set[str] = set()
+    for template in templates:
+        for cell in nbformat.read(template, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # a cell with IPython magics: no imports of ours to find there
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules.update(a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    modules.add(node.module)
+                    modules.update(f"{node.module}.{a.name}" for a in node.names)
+    return {m for m in modules if m.split(".")[0] == "segmentation" and _is_module(m)}
+
+
+def _is_module(name: str) -> bool:
+    """True when `name` is a module or package of this package (not a function imported from one)."""
+    folder = IMPORT_ROOT.joinpath(*name.split("."))
+    return (folder / "__init__.py").is_file() or folder.with_suffix(".py").is_file()
 
 
 def chapter_key(chapter: Chapter, inputs: str) -> str:
@@ -207,7 +231,7 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
     runtime = tempfile.mkdtemp(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-")
     context = multiprocessing.get_context("spawn")  # no forked copies of the caller's threads or open files
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                  initargs=(str(PROJECT_DIR), os.getpid(), runtime))
+                                  initargs=(str(IMPORT_ROOT), os.getpid(), runtime))
     futures = {}
     failed_log = None
     done = False
@@ -217,7 +241,7 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
             for chapter, key, notebook in pending:
                 partial = notebook.with_name(f".{notebook.stem}.running.ipynb")
                 log = notebook.with_name(f".{notebook.stem}.kernel.log")
-                args = (str(chapter.template), str(partial), {**base, **chapter.parameters}, str(PROJECT_DIR),
+                args = (str(chapter.template), str(partial), {**base, **chapter.parameters}, os.getcwd(),
                         str(log))
                 futures[pool.submit(execute_notebook, *args)] = (chapter, key, notebook, partial)
         running = set(futures)
@@ -317,14 +341,14 @@ def default_jobs() -> int:
     return (os.cpu_count() or 1) + 1
 
 
-def _init_worker(project_dir: str, parent_pid: int, runtime_dir: str) -> None:
+def _init_worker(import_root: str, parent_pid: int, runtime_dir: str) -> None:
     """Set up a worker process: kernel environment, temp folder, signals, and dying with the parent.
 
-    Chapter kernels import `segmentation` from this checkout and draw headless. Kernel connection files and
+    Chapter kernels import the `segmentation` package this process runs and draw headless. Kernel connection files and
     sockets go to the build's runtime folder, which the parent (or, after a SIGKILL, the next build) removes.
     """
     path = os.environ.get("PYTHONPATH", "")
-    os.environ["PYTHONPATH"] = project_dir + (os.pathsep + path if path else "")
+    os.environ["PYTHONPATH"] = import_root + (os.pathsep + path if path else "")
     os.environ["MPLBACKEND"] = "Agg"
     tempfile.tempdir = runtime_dir  # jupyter_client's connection files; IpcKernelManager's socket paths
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C hits the whole process group: the parent decides
@@ -541,7 +565,7 @@ def figure_outputs(notebook: Path) -> Iterable[tuple[str, bytes, str]]:
 def publish_figures(notebooks: Iterable[Path], figures_dir: Path) -> list[Path]:
     """Write every figure of the report to `figures_dir` as PNG and SVG; remove figures no chapter makes anymore.
 
-    One unit (segmentation.atomic): a stopped or killed run leaves the folder wholly old or wholly new. Only
+    One unit (segmentation.core.atomic): a stopped or killed run leaves the folder wholly old or wholly new. Only
     changed figures are written, so unchanged ones keep their mtimes; nothing changed, nothing is touched.
     """
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -566,8 +590,8 @@ def _holds(path: Path, data: bytes) -> bool:
 
 
 def _display_path(path: Path) -> str:
-    """A path relative to the project when it is inside it (shorter messages)."""
+    """A path relative to the current folder when it is inside it (shorter messages)."""
     try:
-        return str(path.resolve().relative_to(PROJECT_DIR))
+        return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.mart import Mart, read_mart
-from segmentation.params import Params, Segment, load_params
+from segmentation.config.params import Params, Segment, load_params
+from segmentation.mart.store import Mart, read_mart
 
 
 @dataclass(frozen=True)

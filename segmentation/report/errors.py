@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segmentation.errors import SegmentationError
+from segmentation.core.errors import SegmentationError
 
 
 class ReportBuildError(SegmentationError):

@@ -285,7 +285,7 @@ def lorenz_curve(ctx: ReportContext) -> ReportFigure:
 @styled
 def score_cube_map(ctx: ReportContext) -> ReportFigure:
     """Which rule wins each R×F×M cell: one R×F grid per M score, each cell in the winning segment's colour."""
-    from segmentation.rules import score_cube
+    from segmentation.config.rules import score_cube
 
     cube = score_cube(ctx.params)
     bins = ctx.params.bins

@@ -2,7 +2,7 @@
 
 The single page is rebuilt as a print document: a title page, a table of contents whose page numbers come from
 CSS `target-counter`, then one chapter per page break. Page numbers, running heads and table layout are in
-`report/print.css` (CSS paged media).
+`segmentation/report/sphinx/print.css` (CSS paged media).
 
 WeasyPrint reads nothing but files inside the single page's own folder and `data:` URLs (`build_folder_fetcher`),
 and the print document keeps no link that leaves it (so no `rel="attachment"` can embed a file either).

@@ -14,11 +14,11 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from segmentation.report.chapters import PROJECT_DIR, ChapterRun
+from segmentation.report.chapters import ChapterRun
 from segmentation.report.errors import SiteBuildError
 from segmentation.report.escape import as_md, md_text
 
-REPORT_DIR = PROJECT_DIR / "report"
+REPORT_DIR = Path(__file__).resolve().parent / "sphinx"  # conf.py, index.md, print.css, static files
 SOURCE_FILES = ("conf.py",)
 STATIC_DIR = "_static"
 

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segmentation.config.rules import coverage
 from segmentation.report import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Table, needs_attributes
 from segmentation.report.recommend import recommendations
-from segmentation.rules import coverage
 
 # Keys never shown even if a data-quality example carried them: no personal data on any page.
 PRIVATE_KEYS = frozenset({"name", "email", "first_name", "last_name", "phone", "address"})

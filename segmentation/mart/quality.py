@@ -18,11 +18,11 @@ import pandera.ibis as pa
 from ibis import _
 from ibis.backends import BaseBackend
 
-from segmentation.errors import InputDataError, describe_rows
-from segmentation.load import ROW
-from segmentation.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, PlausibleParams
-from segmentation.schema import PERSONAL_FIELDS, field_types
-from segmentation.stats import whole
+from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, PlausibleParams
+from segmentation.config.schema import PERSONAL_FIELDS, field_types
+from segmentation.core.errors import InputDataError, describe_rows
+from segmentation.core.stats import whole
+from segmentation.mart.load import ROW
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
 FLAGS = "dq_flags"

@@ -7,6 +7,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from segmentation.config import reference
+
 METADATA_FILE = "synthetic_customers_metadata.json"
 
 # metadata type -> Ibis type the pipeline parses each field into
@@ -18,7 +20,7 @@ PERSONAL_FIELDS = ("name", "email")
 @cache
 def metadata() -> dict[str, Any]:
     """The reference metadata of the customer file (fields, descriptions, source facts)."""
-    text = resources.files("segmentation.reference").joinpath(METADATA_FILE).read_text(encoding="utf-8")
+    text = resources.files(reference).joinpath(METADATA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -1,7 +1,7 @@
 """Seeded, vectorised generator of the synthetic customer file and, optionally, its orders log.
 
 The schema (column names, order and types) comes from the reference metadata
-JSON shipped in ``segmentation/reference``, read through ``segmentation.schema``.
+JSON shipped in ``segmentation/reference``, read through ``segmentation.config.schema``.
 The distributions and correlations are documented in plain sentences in the
 ``generation`` section of the metadata JSON written beside every generated CSV
 (see :func:`generation_notes`).
@@ -12,7 +12,7 @@ Faker is only used to build a seeded vocabulary of city names, and ``as_of``
 defaults to a fixed date rather than today.
 
 ``write_customers(..., transactions=PATH)`` also writes a transaction log (see
-:mod:`segmentation.transactions_log`) that aggregates back to the customer
+:mod:`segmentation.synthetic.transactions_log`) that aggregates back to the customer
 file. Orders must join to one customer, so that run gives customers unique ids:
 a seeded permutation of a wider id range, drawn from its own random stream and
 swapped in after each chunk is drawn, so every other column is the same as in
@@ -41,9 +41,9 @@ from faker import Faker
 from faker.providers.address.en import Provider as EnglishAddressProvider
 from faker.providers.person.en_US import Provider as UsPersonProvider
 
-from segmentation import transactions_log
-from segmentation.errors import SegmentationError
-from segmentation.schema import field_names, metadata
+from segmentation.config.schema import field_names, metadata
+from segmentation.core.errors import SegmentationError
+from segmentation.synthetic import transactions_log
 
 DEFAULT_AS_OF = date(2026, 11, 1)
 FIRST_PURCHASE_START = date(2018, 1, 1)
@@ -220,7 +220,7 @@ def generation_notes(as_of: date | None = None, *, transactions: bool = False) -
     low_credit, high_credit = CREDIT_RANGE
     boosted = ", ".join(f"{name} x{weight:g}" for name, weight in COUNTRY_WEIGHTS.items())
     notes = {
-        "generator": "segmentation.generate",
+        "generator": "segmentation.synthetic.generate",
         "as_of": as_of.isoformat(),
         "randomness": (
             "All values come from one numpy.random.default_rng(seed) stream, consumed in "

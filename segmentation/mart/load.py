@@ -10,9 +10,9 @@ import ibis
 from ibis import _
 from ibis.backends import BaseBackend
 
-from segmentation.engine import location
-from segmentation.errors import InputDataError
-from segmentation.schema import field_names
+from segmentation.config.schema import field_names
+from segmentation.core.errors import InputDataError
+from segmentation.mart.engine import location
 
 ROW = "input_row"  # 1-based data-row number in the file, used to point at bad rows
 _TASK, _ID = "spark_task_", "spark_row_id_"  # Spark only: which read task produced a row, and its increasing id

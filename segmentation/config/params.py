@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from segmentation.errors import ParamsError
+from segmentation.core.errors import ParamsError
 
 POLICIES = ("fail", "drop", "flag")
 DEFAULT_INPUT = "data/raw/synthetic_customers.csv"
@@ -80,7 +80,7 @@ SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
     "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "plausible", "premium",
-    "privacy", "engine", "segments", "fallback",
+    "privacy", "engine", "segments", "fallback", "chapters",
 }
 HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
@@ -160,6 +160,7 @@ class Params:
     title: str
     input_path: Path | None  # the customer file; with transactions it only adds attributes and may be None
     mart_dir: Path
+    chapters_dir: Path  # the report's chapter notebooks (what analysts edit); default chapters/ beside the data
     transactions: TransactionParams | None
     reference_date: dt.date | None
     bins: int
@@ -214,12 +215,26 @@ def load_params(path: str | Path, *, root: Path | None = None) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of settings at the top level")
     params = _parse(path, raw, root or Path.cwd(), hashlib.sha256(text.encode()).hexdigest())
-    from segmentation.rules import (
-        check_reachable,  # late import: rules imports this module
-    )
-
-    check_reachable(params)
+    _check_reachable(params)
     return params
+
+
+def winner(segments: tuple[Segment, ...], r: int, f: int, m: int) -> Segment:
+    """The first segment (in precedence order) whose ranges contain the cell; the fallback matches everything."""
+    return next(seg for seg in segments if seg.matches(r, f, m))
+
+
+def _check_reachable(params: Params) -> None:
+    """Fail when a segment can never match because earlier rules take every cell it claims."""
+    scores = range(1, params.bins + 1)
+    won = {winner(params.all_segments, r, f, m).id for r in scores for f in scores for m in scores}
+    for seg in params.all_segments:
+        if seg.id not in won:
+            where = "fallback" if seg.is_fallback else f"segment '{seg.id}'"
+            raise ParamsError(
+                f"{params.path}: {where}: can never match: every score cell it covers is taken by an earlier "
+                "rule (narrow an earlier rule or move this one up)"
+            )
 
 
 def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
@@ -310,6 +325,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         title=_title(path, raw.get("title", "Customer segmentation")),
         input_path=None if raw.get("input", "") is None else _path(root, raw.get("input", DEFAULT_INPUT)),
         mart_dir=_path(root, raw.get("mart_dir", "data/mart")),
+        chapters_dir=_path(root, raw.get("chapters", "chapters")),
         transactions=transactions,
         reference_date=_date(path, raw.get("reference_date")),
         bins=bins,

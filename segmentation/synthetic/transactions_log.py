@@ -12,7 +12,7 @@ Everything is vectorised per chunk of customers (``np.repeat``, ``cumsum``,
 ``np.add.reduceat``; no Python loop per customer), ORDERS_BATCH_CUSTOMERS
 customers at a time, and :class:`OrdersWriter` writes each batch as it comes,
 so memory is bounded by the batch size. The writer only writes to the path it
-is given; :mod:`segmentation.generate` makes the result atomic.
+is given; :mod:`segmentation.synthetic.generate` makes the result atomic.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from segmentation.errors import SegmentationError
+from segmentation.core.errors import SegmentationError
 
 ORDERS_SCHEMA = pa.schema(
     [

@@ -15,8 +15,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from segmentation.params import Params
-from segmentation.stats import SCALES, exact_sums, mean, mean_var
+from segmentation.config.params import Params
+from segmentation.core.stats import SCALES, exact_sums, mean, mean_var
 
 NUMERIC_TRAITS = {
     "age": "Age", "income": "Income", "credit_score": "Credit score", "loyalty_points": "Loyalty points",

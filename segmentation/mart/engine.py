@@ -22,8 +22,8 @@ from typing import Any
 import ibis
 from ibis.backends import BaseBackend
 
-from segmentation.errors import SegmentationError
-from segmentation.params import EngineParams
+from segmentation.config.params import EngineParams
+from segmentation.core.errors import SegmentationError
 
 SPARK_INSTALL = "pip install -r requirements-spark.lock"
 LOCAL_SHUFFLE_PARTITIONS = 4  # Spark's default of 200 tasks per shuffle is far too many for one machine

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from segmentation.load import ROW
-from segmentation.schema import field_types
+from segmentation.config.schema import field_types
+from segmentation.mart.load import ROW
 
 ID_PREFIX = "C"
 ID_DIGITS = 6

@@ -8,7 +8,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from segmentation.stats import SCALES
+from segmentation.core.stats import SCALES
 
 
 def revenue_concentration(monetary: np.ndarray) -> dict[str, Any]:

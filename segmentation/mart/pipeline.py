@@ -1,17 +1,15 @@
 """The mart, end to end: raw → validated → ids → RFM features → scores → segments → summary and insights.
 
-Run it with `python -m segmentation run --params params/default.yaml` (or `python -m segmentation.pipeline`).
-All files land in the params' mart folder together, or not at all (`segmentation.mart.publishing`).
+Run it with `python -m segmentation run --params params/default.yaml`.
+All files land in the params' mart folder together, or not at all (`segmentation.mart.store.publishing`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,13 +24,20 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 from pandera.errors import SchemaErrors
 
-from segmentation import __version__, atomic, countries, insights, orders, premium, quality, summary
-from segmentation.engine import connect, location
-from segmentation.errors import MartFolderError
-from segmentation.features import add_rfm
-from segmentation.ids import customer_numbers, issue_ids
-from segmentation.load import ROW, read_raw
-from segmentation.mart import (
+from segmentation import __version__
+from segmentation.config.params import Params
+from segmentation.config.schema import PERSONAL_FIELDS, field_names
+from segmentation.core import atomic
+from segmentation.core.errors import MartFolderError
+from segmentation.core.fingerprint import fingerprint
+from segmentation.mart import countries, insights, orders, premium, quality, summary
+from segmentation.mart.engine import connect, location
+from segmentation.mart.ids import customer_numbers, issue_ids
+from segmentation.mart.load import ROW, read_raw
+from segmentation.mart.rfm import add_rfm
+from segmentation.mart.scores import add_scores, cutoffs
+from segmentation.mart.segments import assign_segments
+from segmentation.mart.store import (
     CONTACTS,
     CUSTOMERS,
     INSIGHTS,
@@ -48,10 +53,6 @@ from segmentation.mart import (
     settle,
     write_json,
 )
-from segmentation.params import Params
-from segmentation.schema import PERSONAL_FIELDS, field_names
-from segmentation.scores import add_scores, cutoffs
-from segmentation.segments import assign_segments
 
 MART_COLUMNS = (
     "customer_id", "source_customer_id", "age", "gender", "city", "country", "country_iso3", "income",
@@ -62,8 +63,6 @@ MART_COLUMNS = (
 )
 SUMMARY_LISTS = {"key_traits": pa.string(), "trait_features": pa.string(), "trait_effects": pa.float64(),
                  "actions": pa.string(), "risks": pa.string()}
-CODE_MODULES = ("load", "orders", "quality", "ids", "features", "scores", "segments", "countries", "premium",
-                "summary", "insights", "stats", "pipeline", "schema", "mart")
 
 Progress = Callable[[str], None]
 
@@ -262,12 +261,8 @@ def versions(engine: str = "duckdb") -> dict[str, str]:
 
 
 def code_sha256() -> str:
-    """SHA-256 of the mart's own source, so a code change rebuilds the mart."""
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in CODE_MODULES:
-        digest.update((here / f"{name}.py").read_bytes())
-    return digest.hexdigest()
+    """SHA-256 of every module (and data file) the pipeline imports, so any change to them rebuilds the mart."""
+    return fingerprint([__name__])
 
 
 def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
@@ -374,14 +369,3 @@ def _stage(name: str, timings: dict[str, float], say: Progress) -> Iterator[Call
     yield notes.append
     timings[name] = time.perf_counter() - start
     say(f"  {name:<9} {timings[name]:6.2f} s  {'; '.join(notes)}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m segmentation.pipeline`: the same as `python -m segmentation run`."""
-    from segmentation.cli import main as cli_main
-
-    return cli_main(["run", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

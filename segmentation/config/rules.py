@@ -1,4 +1,4 @@
-"""The score cube: which segment rule wins each (R, F, M) cell, and the lint that every rule can win somewhere."""
+"""The score cube: which segment rule wins each (R, F, M) cell, and how much of the cube each rule takes."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ import itertools
 
 import pandas as pd
 
-from segmentation.errors import ParamsError
-from segmentation.params import Params, Segment
-
-
-def winner(segments: tuple[Segment, ...], r: int, f: int, m: int) -> Segment:
-    """The first segment (in precedence order) whose ranges contain the cell; the fallback matches everything."""
-    return next(seg for seg in segments if seg.matches(r, f, m))
+from segmentation.config.params import Params, Segment, winner
 
 
 def score_cube(params: Params) -> pd.DataFrame:
@@ -36,19 +30,6 @@ def coverage(params: Params) -> pd.DataFrame:
         cells = int(won.get(seg.id, 0))
         rows.append((seg.id, seg.name, claimed, cells, cells / total))
     return pd.DataFrame(rows, columns=["segment_id", "segment_name", "cells_claimed", "cells_won", "cube_share"])
-
-
-def check_reachable(params: Params) -> None:
-    """Fail when a segment can never match because earlier rules take every cell it claims."""
-    table = coverage(params)
-    for row in table.itertuples():
-        if row.cells_won == 0:
-            seg = params.segment(row.segment_id)
-            where = "fallback" if seg.is_fallback else f"segment '{seg.id}'"
-            raise ParamsError(
-                f"{params.path}: {where}: can never match: every score cell it covers is taken by an earlier "
-                "rule (narrow an earlier rule or move this one up)"
-            )
 
 
 def describe(params: Params) -> str:

@@ -1,6 +1,6 @@
 """The mart folder: its file names, schema version, ownership, all-or-nothing publishing, and a checked reader.
 
-A mart is published as one unit through `segmentation.atomic`: every file of a build is staged inside the mart
+A mart is published as one unit through `segmentation.core.atomic`: every file of a build is staged inside the mart
 folder and the publish is decided by one rename, so the folder is wholly the previous mart or wholly the new one
 (a killed publish is finished by whoever touches the folder next). The manifest, installed last, lists every
 other file with its size and SHA-256; `run` rebuilds a mart whose files do not match it, and `read_mart` refuses
@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation import atomic
-from segmentation.errors import MartFolderError, MartMissingError, SegmentationError
+from segmentation.core import atomic
+from segmentation.core.errors import MartFolderError, MartMissingError, SegmentationError
 
 SCHEMA_VERSION = 2  # 2: the manifest lists every file with its size and sha256
 CUSTOMERS = "customer_segments.parquet"
@@ -37,7 +37,7 @@ MIGRATION_JSON = "migration.json"
 MART_FILES = (CUSTOMERS, SUMMARY, INSIGHTS, QUALITY, MANIFEST)  # every mart has these
 FILES = "files"  # the manifest's list of the mart's other files: {name: {"bytes": n, "sha256": hex}}
 BUILD_HINT = "make mart"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the package: the checkout, run from one
 FIX_MART_DIR = "set mart_dir in the params file to a folder of its own (one that does not exist yet, e.g. data/mart)"
 _READ_ATTEMPTS = 3
 
@@ -305,7 +305,7 @@ def _holds_manifest(folder: Path) -> bool:
 
 
 def _publish_leftover(name: str) -> bool:
-    """Entries `segmentation.atomic` keeps in a folder it publishes into (lock, stagings, an unfinished publish)."""
+    """Entries `segmentation.core.atomic` keeps in a folder it publishes into (lock, stagings, an unfinished publish)."""
     return name in (atomic.LOCK, atomic.PUBLISHING) or name.startswith(atomic.STAGING_PREFIX)
 
 

@@ -15,8 +15,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from segmentation.params import PremiumParams
-from segmentation.stats import exact_sums, mean_var
+from segmentation.config.params import PremiumParams
+from segmentation.core.stats import exact_sums, mean_var
 
 METRICS = ("monetary", "frequency")
 CELL = ["r_score", "f_score", "m_score"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ibis
 
-from segmentation.params import Params, Segment
+from segmentation.config.params import Params, Segment
 
 
 def matches(table: ibis.Table, seg: Segment) -> ibis.BooleanValue:

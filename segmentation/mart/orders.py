@@ -29,13 +29,13 @@ import ibis
 from ibis import _
 from ibis.backends import BaseBackend
 
-from segmentation.errors import InputDataError, describe_rows
-from segmentation.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
-from segmentation.mart import file_sha256
-from segmentation.params import ORDER_CHECKS, Params, PlausibleParams
-from segmentation.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
-from segmentation.stats import whole
-from segmentation.schema import field_types
+from segmentation.config.params import ORDER_CHECKS, Params, PlausibleParams
+from segmentation.config.schema import field_types
+from segmentation.core.errors import InputDataError, describe_rows
+from segmentation.core.stats import whole
+from segmentation.mart.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
+from segmentation.mart.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
+from segmentation.mart.store import file_sha256
 
 ORDER_TYPES = {"order_id": "string", "customer_id": "string", "order_date": "date", "order_value": "float64",
                "quantity": "int64"}
