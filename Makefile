@@ -4,13 +4,14 @@ PARAMS ?= params/default.yaml
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEV    := $(VENV)/.dev-$(shell cat requirements-dev.lock | cksum | cut -d' ' -f1)
 RAW    := data/raw/synthetic_customers.csv
 ORDERS := data/raw/orders
 # the input a params file needs: the orders log (and its customer file) for params/transactions.yaml
 DATA   := $(if $(findstring transactions,$(PARAMS)),$(ORDERS),$(RAW))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-orders mart report rules validate test test-fast test-spark bench dashboard serve clean
+.PHONY: help setup data data-orders mart report rules validate test test-fast test-spark lint bench dashboard serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,7 +23,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
-setup: $(STAMP)  ## create or update .venv from requirements.lock
+$(DEV): requirements-dev.lock | $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	@rm -f $(VENV)/.dev-*; touch $@
+
+setup: $(STAMP)  ## create or update .venv from requirements.lock (test and lint add requirements-dev.lock)
 
 $(RAW): | $(STAMP)
 	$(PY) -m segmentation generate --out $(RAW)
@@ -53,15 +58,18 @@ dashboard: $(STAMP) $(DATA)  ## serve the analyst dashboard on http://127.0.0.1:
 serve: $(STAMP)  ## preview the built report site on http://127.0.0.1:8000
 	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory build/report/$(basename $(notdir $(PARAMS)))/site
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP) $(DEV)  ## run the whole test suite
 	$(PY) -m pytest
 
-test-fast: $(STAMP)  ## the tests without whole-report builds and browsers
+test-fast: $(STAMP) $(DEV)  ## the tests without whole-report builds and browsers
 	$(PY) -m pytest -m "not slow and not browser"
 
-test-spark: $(STAMP)  ## the Spark parity tests (installs pyspark)
+test-spark: $(STAMP) $(DEV)  ## the Spark parity tests (installs pyspark)
 	$(PY) -m pip install --quiet -r requirements-spark.lock
 	SPARK_TESTS=required $(PY) -m pytest -m spark
+
+lint: $(STAMP) $(DEV)  ## check style and common mistakes with ruff (settings in pyproject.toml)
+	$(PY) -m ruff check .
 
 bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 vs a pandas reference), dashboard, report and 1e8 transactions
 	$(PY) -m benchmarks.mart
