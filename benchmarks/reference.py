@@ -1,8 +1,9 @@
 """The plain-pandas reference the mart is timed against: what a typical segmentation notebook does.
 
-Read the Parquet file, drop exact duplicate rows, compute recency / frequency / monetary, score each with
-`pd.qcut` over `rank(method="first")`, assign segments with a row-wise `DataFrame.apply` that walks the params'
-rules (first match wins), summarise per segment and write both tables to Parquet.
+Read the customer file (a CSV with pandas' pyarrow reader, or Parquet), drop exact duplicate rows, compute
+recency / frequency / monetary, score each with `pd.qcut` over `rank(method="first")`, assign segments with a
+row-wise `DataFrame.apply` that walks the params' rules (first match wins), summarise per segment and write both
+tables to Parquet.
 
 It exists for speed comparison only. Its segment counts match the mart's up to tie handling: `qcut` over
 first-rank splits equal values across bins (every score holds N/bins customers), while the mart gives equal
@@ -11,6 +12,7 @@ values equal scores, so e.g. all single-order customers share one F score.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +25,8 @@ SUMMARY_FILE = "segment_summary.parquet"
 
 def build_reference(input_path: Path, params: Params, out_dir: Path) -> pd.DataFrame:
     """Segment the customers of `input_path` the notebook way, write them and their summary; return the summary."""
-    customers = pd.read_parquet(input_path).drop_duplicates()
+    read = pd.read_parquet if Path(input_path).suffix == ".parquet" else partial(pd.read_csv, engine="pyarrow")
+    customers = read(input_path).drop_duplicates()
     customers = add_rfm(customers)
     customers = add_scores(customers, params.bins)
     customers["segment_id"] = customers.apply(segment_of_row(params), axis=1)

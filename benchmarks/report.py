@@ -7,23 +7,22 @@ Cold means a fresh folder: no mart, no chapter cache, no site. Both runs are who
 
 from __future__ import annotations
 
-import argparse
 import shutil
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.mart import (
-    DEFAULT_DOCS,
+from benchmarks.harness import (
     DEFAULT_OUT,
-    ROOT,
+    BenchError,
+    Say,
+    bench_parser,
     load_average,
     machine_info,
     params_copy,
-    prepare_inputs,
+    prepare_customers,
+    run_measured,
     size_label,
     write_docs,
 )
@@ -47,22 +46,20 @@ class ReportTiming:
 
 
 def time_command(command: list[str], cwd: Path) -> tuple[float, str]:
-    """Run a command to completion; its wall time and its output (raises with the output when it fails)."""
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return elapsed, done.stdout
+    """Run a command to its end as a measured whole process; its wall time and output (raises when it fails)."""
+    done = run_measured(command, cwd=cwd, capture=True)
+    if done.exit_code != 0:
+        raise BenchError(f"{' '.join(command)} failed ({done.exit_code}): {done.output[-500:]}")
+    return done.seconds, done.output
 
 
-def measure(rows: int, params: Path, out_dir: Path, say=print) -> ReportTiming:
+def measure(rows: int, params: Path, out_dir: Path, say: Say = print) -> ReportTiming:
     """Build the report twice in a fresh folder: cold, then unchanged."""
-    inputs = prepare_inputs(rows, out_dir, say)
+    csv = prepare_customers(rows, out_dir, say)
     folder = out_dir / f"report_{size_label(rows, for_path=True)}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    copy = params_copy(params, folder / params.name, input=inputs.csv, mart_dir=folder / "mart")
+    copy = params_copy(params, folder / params.name, input=csv, mart_dir=folder / "mart")
     command = [sys.executable, "-m", "segmentation", "report", "--params", str(copy)]
     load_before = load_average()
     cold, _ = time_command(command, folder)
@@ -99,15 +96,11 @@ def section(timing: ReportTiming, machine: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure and record."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=ROOT / "params" / "default.yaml")
+    parser = bench_parser("benchmarks.report", __doc__, out=DEFAULT_OUT)
     parser.add_argument("--rows", type=int, default=ROWS)
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
-    timing = measure(args.rows, args.params.resolve(), DEFAULT_OUT)
-    if not args.no_docs:
-        write_docs(DEFAULT_DOCS, {"report": section(timing, machine_info())})
-        print(f"wrote {DEFAULT_DOCS.relative_to(ROOT)}")
+    timing = measure(args.rows, args.params.resolve(), args.out.resolve())
+    write_docs(None if args.no_docs else args.docs, {"report": section(timing, machine_info())})
     return 0
 
 

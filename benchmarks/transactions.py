@@ -5,8 +5,8 @@
 For each order count the customers needed for it (ceil(orders / ORDERS_PER_CUSTOMER)) are generated once into
 `bench-out/transactions/` with their orders log (a folder of Parquet part files, seed 42), and the customer CSV is
 converted to Parquet, so the numbers measure the mart, not CSV parsing; the real order and customer counts are
-read back from the files and reported. Each run then builds the mart in a fresh Python process (as
-`benchmarks.mart` does), so its wall time and peak memory belong to it alone:
+read back from the files and reported. Each run then builds the mart as a whole process measured by
+`benchmarks.harness` (its work time without imports, and the peak memory of its process tree, JVM included):
 
 - DuckDB at `--orders` (1e8): orders + customer file (attributes joined on customer_id), and orders only
   (`input: null`), with `engine.memory_limit` (6GB: DuckDB spills past it);
@@ -23,40 +23,46 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from benchmarks.mart import (
+from benchmarks.harness import (
     DEFAULT_DOCS,
     DEFAULT_OUT,
     DEFAULT_PARAMS,
     ROOT,
     SEED,
-    Measurement,
+    ProcessRun,
     Progress,
     Say,
-    Target,
-    convert_to_parquet,
-    csv_fingerprint,
+    bench_parser,
+    child_main,
+    console_table,
+    finish_machine,
     generated_file_matches,
-    load_average,
     machine_info,
+    machine_lines,
     markdown_table,
     measure_mart_here,
+    note_code_hashes,
     package_version,
     params_copy,
-    parquet_matches,
     parse_size,
     peak_rss_mb,
+    ratio,
     relative,
+    replaced_on_success,
+    run_measured,
     size_label,
+    stage_rows,
+    verdict,
     write_docs,
+    write_text,
 )
 
 ORDERS_PER_CUSTOMER = 7.63  # mean orders per generated customer (1e7 customers → 7.63e7 orders)
@@ -67,7 +73,8 @@ DEFAULT_TX_OUT = DEFAULT_OUT / "transactions"
 MEMORY_LIMIT = "6GB"  # DuckDB's engine.memory_limit (and the local Spark driver's heap)
 SPARK_MASTER = "local[2]"
 TARGET_ORDERS = 100_000_000
-TARGET = Target(max_seconds=120.0, max_peak_mb=8 * 1024.0)
+TARGET_SECONDS = 120.0
+TARGET_PEAK_MB = 8 * 1024.0
 SECTION = "transactions"
 SIZES_FILE = "sizes.json"  # target order count → customers generated for it (after a shortfall)
 DUCKDB_SPILL_FOLDER = ".tmp"  # DuckDB's temp_directory for an in-memory database, in the working folder
@@ -75,6 +82,9 @@ SPILL_SAMPLE_S = 0.25
 SHORTFALL_RETRIES = 3
 SHORTFALL_SIGMAS = 5.0  # a retry aims 5 / sqrt(customers) above the target
 STAMP_VERSION = 1
+PARQUET_SOURCE_KEY = b"benchmarks.source"
+CSV_BLOCK_BYTES = 64 << 20  # large read blocks give large Parquet row groups
+COUNT_FIELDS = ("orders_read", "orders_kept", "customers_rolled_up", "customers_out", "customers_without_orders")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -150,7 +160,7 @@ def prepare_order_inputs(target_orders: int, out_dir: Path, say: Say) -> OrderIn
         inputs = generate_or_reuse(target_orders, customers, out_dir, say)
     if inputs.orders >= target_orders and sizes.get(str(target_orders)) != inputs.customers:
         sizes[str(target_orders)] = inputs.customers
-        sizes_path.write_text(json.dumps(sizes, indent=2, sort_keys=True), encoding="utf-8")
+        write_text(sizes_path, json.dumps(sizes, indent=2, sort_keys=True))
     if parquet_matches(inputs.parquet, inputs.csv):
         say(f"convert  {size_label(target_orders)} orders: reusing {relative(inputs.parquet)}")
     else:
@@ -192,7 +202,7 @@ def generate_or_reuse(target_orders: int, customers: int, out_dir: Path, say: Sa
         subprocess.run([sys.executable, "-m", "segmentation", "generate", "--rows", str(customers), "--seed",
                         str(SEED), "--out", str(csv), "--transactions", str(orders_dir)],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        stamp_path.write_text(json.dumps(stamp_for(csv, customers, orders_dir), indent=2), encoding="utf-8")
+        write_text(stamp_path, json.dumps(stamp_for(csv, customers, orders_dir), indent=2))
         say(f"generate {label} orders: done ({time.perf_counter() - start:.1f} s)")
     orders, files = count_orders(orders_dir)
     return OrderInputs(target_orders, customers, orders, csv, parquet, orders_dir, files)
@@ -208,61 +218,52 @@ def remove_inputs(inputs: OrderInputs) -> None:
     if orders_dir.is_dir() and not any(orders_dir.iterdir()):
         orders_dir.rmdir()
 
+def csv_fingerprint(csv: Path) -> dict[str, int | str]:
+    """What identifies the CSV a Parquet file was converted from."""
+    stat = csv.stat()
+    return {"name": csv.name, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def parquet_matches(parquet: Path, csv: Path) -> bool:
+    """Whether `parquet` was converted from this very CSV file."""
+    if not parquet.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        stored = (pq.read_schema(parquet).metadata or {}).get(PARQUET_SOURCE_KEY)
+    except Exception:  # unreadable or half-written: convert again
+        return False
+    return stored is not None and json.loads(stored) == csv_fingerprint(csv)
+
+
+def convert_to_parquet(csv: Path, parquet: Path) -> None:
+    """Write the customer CSV as Parquet with the schema's types (dates as dates, booleans as booleans)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    from segmentation.config.schema import metadata
+
+    arrow_types = {"string": pa.string(), "integer": pa.int64(), "float": pa.float64(), "date": pa.date32(),
+                   "boolean": pa.bool_()}
+    column_types = {f["name"]: arrow_types[f["type"]] for f in metadata()["fields"]}
+    reader = pa_csv.open_csv(
+        csv,
+        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        convert_options=pa_csv.ConvertOptions(column_types=column_types, strings_can_be_null=False),
+    )
+    schema = reader.schema.with_metadata({PARQUET_SOURCE_KEY: json.dumps(csv_fingerprint(csv)).encode()})
+    with replaced_on_success(parquet) as temporary, pq.ParquetWriter(temporary, schema) as writer:
+        for batch in reader:
+            writer.write_table(pa.Table.from_batches([batch], schema=schema))
+
 
 # ---------------------------------------------------------------------------------------------------------------
-# one measurement, inside its own process
+# inside a measured process
 
 
-def process_tree_children(pid: int) -> list[int]:
-    """Every live descendant of `pid` (for Spark: the JVM the Python process started)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def children_peak_mb() -> float:
-    """The summed peak resident memory (VmHWM) of this process's live descendants, in MB."""
-    total = 0.0
-    for child in process_tree_children(os.getpid()):
-        try:
-            for line in Path(f"/proc/{child}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return total
-
-
-def measure_mart_once(params_path: Path, orders: int) -> dict[str, object]:
-    """Build the mart once here; the measurement, the JVM's peak (Spark) and the manifest's row counts."""
-    found = measure_mart_here(params_path, orders)
-    children = children_peak_mb()  # read before anything stops the Spark session
-    from segmentation.config.params import load_params
-
-    manifest = json.loads((load_params(params_path).mart_dir / "manifest.json").read_text(encoding="utf-8"))
-    transactions = manifest.get("transactions", {})
-    return {
-        "measurement": asdict(found), "children_peak_mb": children,
-        "orders_read": transactions.get("rows_in"), "orders_kept": transactions.get("rows_out"),
-        "customers_rolled_up": manifest["rows"]["raw"], "customers_out": manifest["rows"]["mart"],
-        "customers_without_orders": transactions.get("customers_without_orders"),
-    }
-
-
-def measure_reference_once(orders_dir: Path, orders: int) -> dict[str, object]:
+def measure_rollup_here(orders_dir: Path) -> dict[str, Any]:
     """The plain-pandas roll-up here: read the orders, group by customer (min/max date, sum, distinct orders)."""
     start = time.perf_counter()
     import pandas as pd
@@ -277,18 +278,21 @@ def measure_reference_once(orders_dir: Path, orders: int) -> dict[str, object]:
         total_spent=("order_value", "sum"), frequency=("order_id", "nunique"),
     )
     seconds = time.perf_counter() - start
-    peak = peak_rss_mb()
-    found = Measurement(
-        kind="reference", rows=orders, input_path=str(orders_dir), seconds=seconds, import_seconds=import_seconds,
-        peak_rss_mb=peak, rss_after_imports_mb=rss_after_imports, segment_counts={}, output_rows=len(rolled),
-        stages={"read": round(read_seconds, 4), "groupby": round(seconds - read_seconds, 4)},
-        unique_customer_ids=len(rolled),
-    )
     return {
-        "measurement": asdict(found), "children_peak_mb": 0.0, "orders_read": len(frame),
-        "orders_kept": int(rolled["frequency"].sum()), "customers_rolled_up": len(rolled),
-        "customers_out": len(rolled), "customers_without_orders": None,
+        "work_seconds": seconds, "import_seconds": import_seconds, "rss_after_imports_mb": rss_after_imports,
+        "stages": {"read": round(read_seconds, 4), "groupby": round(seconds - read_seconds, 4)},
+        "orders_read": len(frame), "orders_kept": int(rolled["frequency"].sum()),
+        "customers_rolled_up": len(rolled), "customers_out": len(rolled), "customers_without_orders": None,
     }
+
+
+def manifest_counts(mart_dir: Path) -> dict[str, int | None]:
+    """The orders read and kept and the customers rolled up and out, from a built mart's manifest."""
+    manifest = json.loads((mart_dir / "manifest.json").read_text(encoding="utf-8"))
+    transactions = manifest.get("transactions", {})
+    return {"orders_read": transactions.get("rows_in"), "orders_kept": transactions.get("rows_out"),
+            "customers_rolled_up": manifest["rows"]["raw"], "customers_out": manifest["rows"]["mart"],
+            "customers_without_orders": transactions.get("customers_without_orders")}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -303,16 +307,13 @@ class TxRun:
     engine: str  # duckdb | spark | pandas
     with_customers: bool  # the customer file was read (and joined)
     inputs: OrderInputs
-    measurement: Measurement | None = None
-    children_peak_mb: float = 0.0
+    process: ProcessRun | None = None
     orders_read: int | None = None
     orders_kept: int | None = None
     customers_rolled_up: int | None = None
     customers_out: int | None = None
     customers_without_orders: int | None = None
     spill_peak_mb: float | None = None  # DuckDB: largest size of its spill folder seen (sampled)
-    load_before: str = ""
-    load_after: str = ""
     failed: str | None = None
 
     @property
@@ -331,14 +332,41 @@ class TxRun:
         return f"{engine} {size_label(self.inputs.target_orders)}{what}"
 
     @property
+    def measured(self) -> bool:
+        """Whether the run ended without error and reported its work."""
+        return self.process is not None and self.failed is None
+
+    @property
     def seconds(self) -> float | None:
-        """Wall time of the work (imports excluded)."""
-        return self.measurement.seconds if self.measurement else None
+        """Wall time of the work in its process (imports excluded)."""
+        return self.process.work_seconds if self.measured else None
 
     @property
     def peak_mb(self) -> float | None:
         """Peak resident memory of the process tree: the Python process plus, for Spark, its JVM."""
-        return self.measurement.peak_rss_mb + self.children_peak_mb if self.measurement else None
+        return self.process.peak_mb if self.measured else None
+
+    @property
+    def children_peak_mb(self) -> float:
+        """Of the peak, the process's descendants (Spark's JVM)."""
+        return self.process.children_peak_mb if self.process else 0.0
+
+    @property
+    def stages(self) -> dict[str, float]:
+        """Seconds per stage, as the process reported them."""
+        return self.process.stages if self.process else {}
+
+    @property
+    def other_seconds(self) -> float:
+        """Work time outside the named stages (hashing, connecting, for Spark starting the JVM)."""
+        return max(0.0, (self.seconds or 0.0) - sum(self.stages.values()))
+
+    @property
+    def load(self) -> str:
+        """The machine's 1-minute load average before → after the run."""
+        if self.process is None:
+            return "—"
+        return f"{self.process.load_before.split(' / ')[0]} → {self.process.load_after.split(' / ')[0]}"
 
     @property
     def counts_match(self) -> bool:
@@ -349,24 +377,19 @@ class TxRun:
         """The issue's targets where they apply (DuckDB at 1e8) and whether they were met."""
         if self.engine != "duckdb" or self.inputs.target_orders != TARGET_ORDERS:
             return []
-        if self.measurement is None:
+        if not self.measured:
             return [("ran", False)]
-        return [(f"≤ {TARGET.max_seconds:g} s", self.seconds <= TARGET.max_seconds),
-                (f"≤ {TARGET.max_peak_mb / 1024:g} GB", self.peak_mb <= TARGET.max_peak_mb)]
+        return [(f"≤ {TARGET_SECONDS:g} s", self.seconds <= TARGET_SECONDS),
+                (f"≤ {TARGET_PEAK_MB / 1024:g} GB", self.peak_mb <= TARGET_PEAK_MB)]
 
     def verdict(self) -> str:
         """'yes (…)', 'no (…)' or 'no target'."""
         checks = self.target_checks()
-        if not checks:
-            return "no target" if self.engine == "duckdb" else "reference, no target"
-        if self.failed:
+        if checks and self.failed:
             return "no (failed)"
-        if self.inputs.orders < TARGET_ORDERS:
+        if checks and self.inputs.orders < TARGET_ORDERS:
             return f"not measured at 1e8 (only {count_label(self.inputs.orders)} orders)"
-        missed = [label for label, met in checks if not met]
-        if missed:
-            return f"no (missed {', '.join(missed)})"
-        return "yes (" + ", ".join(label for label, _ in checks) + ")"
+        return verdict(checks, none="no target" if self.engine == "duckdb" else "reference, no target")
 
 
 @dataclass
@@ -396,7 +419,7 @@ class TxReport:
     def find(self, engine: str, target_orders: int, with_customers: bool | None = None) -> TxRun | None:
         """The measured run of this engine at this size (and input), if any."""
         for run in self.runs:
-            if (run.engine == engine and run.inputs.target_orders == target_orders and run.measurement is not None
+            if (run.engine == engine and run.inputs.target_orders == target_orders and run.measured
                     and (with_customers is None or run.with_customers == with_customers)):
                 return run
         return None
@@ -413,20 +436,15 @@ def spark_available() -> str | None:
 
 def run_params(run: TxRun, config: TxConfig) -> Path:
     """The params file of one mart run: the configured params on this input, mart in <out>/mart_<key>."""
-    import yaml
-
     engine: dict[str, object] = {"name": run.engine, "memory_limit": config.memory_limit}
     if run.engine == "spark":
         engine["spark_master"] = SPARK_MASTER
     elif config.threads:
         engine["threads"] = config.threads
-    path = params_copy(config.params, config.out_dir / "params" / f"{run.key}.yaml", engine=engine,
-                       mart_dir=config.out_dir / f"mart_{run.key}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    raw["input"] = str(run.inputs.parquet) if run.with_customers else None
-    raw["transactions"] = {"path": str(run.inputs.orders_dir)}
-    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+    return params_copy(config.params, config.out_dir / "params" / f"{run.key}.yaml", engine=engine,
+                       mart_dir=config.out_dir / f"mart_{run.key}",
+                       input=run.inputs.parquet if run.with_customers else None,
+                       transactions={"path": str(run.inputs.orders_dir)})
 
 
 class SpillWatch:
@@ -462,37 +480,30 @@ def folder_bytes(folder: Path) -> int:
 
 
 def measure(run: TxRun, config: TxConfig, say: Say) -> TxRun:
-    """Measure one run in a fresh Python process and fill in its results (or why it failed).
+    """Measure one run as a whole process and fill in its results (or why it failed).
 
     The process runs in its own folder, so DuckDB's spill files (`.tmp` in the working folder) are its own and
     their size can be watched."""
     result_file = config.out_dir / "results" / f"{run.key}.json"
-    result_file.parent.mkdir(parents=True, exist_ok=True)
-    result_file.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "benchmarks.transactions", "--result", str(result_file),
-               "--rows", str(run.inputs.orders)]
+    command = [sys.executable, "-m", "benchmarks.transactions", "--result", str(result_file)]
     if run.engine == "pandas":
         command += ["--one", "reference", "--orders-dir", str(run.inputs.orders_dir)]
     else:
         command += ["--one", "mart", "--params", str(run_params(run, config))]
     workdir = config.out_dir / "work" / run.key
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     say(f"{run.key}: running ({run.title}, {count_label(run.inputs.orders)} orders)")
-    run.load_before = load_average()
     with SpillWatch(workdir / DUCKDB_SPILL_FOLDER) as spill:
-        done = subprocess.run(command, cwd=workdir, env=env, check=False)
-    run.load_after = load_average()
+        run.process = run_measured(command, cwd=workdir, result_file=result_file)
     run.spill_peak_mb = spill.peak_bytes / 2**20 if run.engine == "duckdb" else None
-    found = json.loads(result_file.read_text(encoding="utf-8")) if result_file.is_file() else {}
-    if done.returncode != 0 or "measurement" not in found:
-        error = found.get("error", "no result written")
-        run.failed = f"failed (exit code {done.returncode}): {error}"
-        say(f"{run.key}: FAILED (exit code {done.returncode}): {error}; the traceback is above")
+    error = run.process.error or (None if "work_seconds" in run.process.result else "no result written")
+    if error:
+        run.failed = f"failed (exit code {run.process.exit_code}): {error}"
+        say(f"{run.key}: FAILED (exit code {run.process.exit_code}): {error}; the traceback is above")
         return run
-    run.measurement = Measurement(**found.pop("measurement"))
-    for key, value in found.items():
-        setattr(run, key, value)
+    found = run.process.result if run.engine == "pandas" else manifest_counts(Path(run.process.result["mart_dir"]))
+    for key in COUNT_FIELDS:
+        setattr(run, key, found.get(key))
     spilled = f", spilled up to {run.spill_peak_mb:,.0f} MB" if run.spill_peak_mb else ""
     say(f"{run.key}: {run.seconds:.1f} s, peak {run.peak_mb:,.0f} MB{spilled}; read {run.orders_read:,} orders, "
         f"{run.customers_out:,} customers out")
@@ -526,7 +537,7 @@ def planned_runs(config: TxConfig, inputs: dict[int, OrderInputs], spark_missing
 def run_bench(config: TxConfig) -> TxReport:
     """Prepare the inputs, measure every run, print the table."""
     say = Progress()
-    machine = {**machine_info(), "pyspark": package_version("pyspark"), "java": java_version()}
+    machine = machine_info(pyspark=package_version("pyspark"), java=java_version())
     config.out_dir.mkdir(parents=True, exist_ok=True)
     notes = []
     spark_missing = spark_available() if config.spark_orders else None
@@ -536,16 +547,16 @@ def run_bench(config: TxConfig) -> TxReport:
     sizes = [config.orders, config.spark_orders if not spark_missing else 0, config.reference_orders]
     inputs = {size: prepare_order_inputs(size, config.out_dir, say) for size in dict.fromkeys(s for s in sizes if s)}
     runs = [measure(run, config, say) for run in planned_runs(config, inputs, spark_missing)]
-    machine["load_end"] = load_average()
-    machine["commit_end"] = machine_info()["commit"]
+    finish_machine(machine)
+    note_code_hashes(machine, [r.process.result.get("code_sha256") for r in runs if r.measured])
     settings = {"params": relative(config.params), "memory_limit": config.memory_limit,
                 "threads": str(config.threads) if config.threads else "all cores"}
-    duckdb = next((r.measurement for r in runs if r.engine == "duckdb" and r.measurement), None)
+    duckdb = next((r for r in runs if r.engine == "duckdb" and r.measured), None)
     if duckdb is not None:
-        settings["threads"] = duckdb.engine.get("threads", settings["threads"])
+        settings["threads"] = duckdb.process.result.get("engine", {}).get("threads", settings["threads"])
     report = TxReport(machine, settings, runs, say.elapsed, notes)
     print()
-    print("\n".join(console_table(report)))
+    print("\n".join(console_table(TABLE_HEADERS, [table_cells(r) for r in report.runs])))
     print(f"whole transactions bench: {report.total_seconds / 60:.1f} min")
     return report
 
@@ -580,7 +591,7 @@ TABLE_HEADERS = ["run", "orders", "customer file", "customers out", "seconds", "
 
 def table_cells(run: TxRun) -> list[str]:
     """One run's row of the results table."""
-    measured = run.measurement is not None
+    measured = run.measured
     return [
         run.title,
         count_label(run.inputs.orders),
@@ -589,60 +600,36 @@ def table_cells(run: TxRun) -> list[str]:
         f"{run.seconds:.1f}" if measured else ("failed" if run.failed else "not run"),
         f"{run.peak_mb:,.0f}" if measured else "—",
         "—" if run.spill_peak_mb is None else f"{run.spill_peak_mb:,.0f}",
-        f"{run.load_before.split(' / ')[0]} → {run.load_after.split(' / ')[0]}",
+        run.load,
         run.verdict(),
     ]
-
-
-def console_table(report: TxReport) -> list[str]:
-    """The results as aligned plain-text lines."""
-    rows = [TABLE_HEADERS, *(table_cells(r) for r in report.runs)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADERS))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-
-
-def ratio(a: float | None, b: float | None) -> str:
-    """a ÷ b as '2.3×' (or 'not measured')."""
-    return f"{a / b:.1f}×" if a is not None and b else "not measured"
 
 
 def section(report: TxReport) -> str:
     """The transactions section of docs/benchmarks.md."""
     m = report.machine
-    commit = f"commit {m['commit']}"
-    if m.get("commit_end", m["commit"]) != m["commit"]:
-        commit += f" at start, {m['commit_end']} at end"
-    hashes = list(dict.fromkeys(r.measurement.code_sha256 for r in report.runs
-                                if r.measurement and r.measurement.code_sha256))
-    if len(hashes) == 1:
-        commit += f"; mart code sha256 {hashes[0][:12]} in every run"
-    elif hashes:
-        commit += f"; **the mart code changed during the bench** ({len(hashes)} code hashes)"
     lines = [
         "## Transactions",
         "",
         f"Measured {m['date']} by `make bench` (`python -m benchmarks.transactions`); the whole bench took "
         f"{report.total_seconds / 60:.1f} min (inputs reused or generated included).",
         "",
-        f"- Machine: {m['cores']} cores (`nproc`), {m['cpu']}, {m['memory']} RAM, shared with other work "
-        f"(load average 1/5/15 min: {m['load_start']} at start, {m.get('load_end', 'unknown')} at end).",
-        f"- Software: Python {m['python']}, DuckDB {m['duckdb']}, Ibis {m['ibis']}, pandas {m['pandas']}, "
-        f"pyarrow {m['pyarrow']}, pyspark {m['pyspark']} ({m['java']}); {commit}.",
+        *machine_lines(m, f", pyspark {m['pyspark']} ({m['java']})"),
         f"- Settings: params `{report.settings['params']}` with `transactions.path` set to the orders folder and "
         f"`input` the customer Parquet file (or `null`); `engine.memory_limit: {report.settings['memory_limit']}` "
         f"(DuckDB spills to disk past it; DuckDB threads: {report.settings['threads']}); Spark "
         f"`spark_master: {SPARK_MASTER}` with the same `memory_limit` as driver heap.",
-        f"- Targets (2 cores): 1e8 transactions → mart ≤ {TARGET.max_seconds:g} s and ≤ "
-        f"{TARGET.max_peak_mb / 1024:g} GB peak on DuckDB; Spark local at 1e7 and the pandas roll-up for reference.",
+        f"- Targets (2 cores): 1e8 transactions → mart ≤ {TARGET_SECONDS:g} s and ≤ "
+        f"{TARGET_PEAK_MB / 1024:g} GB peak on DuckDB; Spark local at 1e7 and the pandas roll-up for reference.",
         *(f"- {note}" for note in report.notes),
         "",
         *markdown_table(TABLE_HEADERS, [table_cells(r) for r in report.runs], text_columns=(0, 2, -2, -1)),
         "",
         "Orders = rows in the generated orders folder (read back from the Parquet footers); every run read exactly "
-        "those" + ("" if all(r.counts_match for r in report.runs if r.measurement) else
+        "those" + ("" if all(r.counts_match for r in report.runs if r.measured) else
                    " — **except where the console printed a WARNING**") + ". Customers out = mart rows (or the "
-        "pandas roll-up's groups). Seconds exclude imports; peak MB = peak resident set (`VmHWM`) of the "
-        "run's process, plus its JVM for Spark (MB = 2^20 bytes). Spilled MB = the largest size of DuckDB's "
+        "pandas roll-up's groups). Seconds exclude imports; peak MB = peak resident memory of the run's process "
+        "tree, its process plus its JVM for Spark (MB = 2^20 bytes). Spilled MB = the largest size of DuckDB's "
         f"spill folder seen (sampled every {SPILL_SAMPLE_S:g} s; 0: no spilling seen). Load 1 min = the machine's "
         "1-minute load average before → after the run (2 cores: above 2 means other work competed for them).",
         "",
@@ -658,23 +645,17 @@ def section(report: TxReport) -> str:
 
 def stage_lines(report: TxReport) -> list[str]:
     """Seconds per mart stage for every mart run, and what dominates the largest runs."""
-    marts = [r for r in report.runs if r.engine != "pandas" and r.measurement]
+    marts = [r for r in report.runs if r.engine != "pandas" and r.measured]
     if not marts:
         return []
-    stages = list(dict.fromkeys(name for r in marts for name in r.measurement.stages))
-    rows = []
-    for name in [*stages, "other"]:
-        values = [r.measurement.stages.get(name, 0.0) if name != "other" else r.measurement.other_seconds
-                  for r in marts]
-        rows.append([name, *(f"{v:.1f}" for v in values)])
-    rows.append(["**total**", *(f"**{r.seconds:.1f}**" for r in marts)])
+    rows = stage_rows([(r.stages, r.other_seconds, r.seconds) for r in marts], digits=1)
     dominant = []
     for r in marts:
         if r.inputs.target_orders != max(x.inputs.target_orders for x in marts) and r.engine != "spark":
             continue
-        ordered = sorted(r.measurement.stages.items(), key=lambda item: -item[1])[:2]
+        ordered = sorted(r.stages.items(), key=lambda item: -item[1])[:2]
         parts = ", ".join(f"**{name}** {value:.1f} s ({value / r.seconds:.0%})" for name, value in ordered)
-        dominant.append(f"- {r.short}: {parts}; other {r.measurement.other_seconds:.1f} s.")
+        dominant.append(f"- {r.short}: {parts}; other {r.other_seconds:.1f} s.")
     return [
         "### Mart stages (seconds)",
         "",
@@ -699,13 +680,13 @@ def ratio_lines(report: TxReport) -> list[str]:
     for spark in (r for r in report.runs if r.engine == "spark"):
         what = "+ customer file" if spark.with_customers else "orders only"
         duck = report.find("duckdb", spark.inputs.target_orders, spark.with_customers)
-        if spark.measurement is None:
+        if not spark.measured:
             lines.append(f"- Spark at {count_label(spark.inputs.orders)} orders, {what}: failed (above), no ratio.")
         elif duck is None:
             lines.append(f"- Spark at {count_label(spark.inputs.orders)} orders, {what}: no DuckDB run to compare.")
         else:
-            spark_stages = spark.seconds - spark.measurement.other_seconds
-            duck_stages = duck.seconds - duck.measurement.other_seconds
+            spark_stages = spark.seconds - spark.other_seconds
+            duck_stages = duck.seconds - duck.other_seconds
             lines.append(
                 f"- Spark ÷ DuckDB at {count_label(spark.inputs.orders)} orders, {what}: time "
                 f"{ratio(spark.seconds, duck.seconds)} ({spark.seconds:.1f} s vs {duck.seconds:.1f} s; the stages "
@@ -713,23 +694,23 @@ def ratio_lines(report: TxReport) -> list[str]:
                 f"{ratio(spark.peak_mb, duck.peak_mb)} ({spark.peak_mb:,.0f} MB vs {duck.peak_mb:,.0f} MB, of which "
                 f"the JVM {spark.children_peak_mb:,.0f} MB)."
             )
-    pandas = next((r for r in report.runs if r.engine == "pandas" and r.measurement), None)
+    pandas = next((r for r in report.runs if r.engine == "pandas" and r.measured), None)
     if pandas is not None:
         duck = report.find("duckdb", pandas.inputs.target_orders, False)
         if duck is not None:
-            load = duck.measurement.stages.get("load")
+            load = duck.stages.get("load")
             lines.append(
                 f"- pandas roll-up ÷ DuckDB at {count_label(pandas.inputs.orders)} orders (orders only): "
                 f"{ratio(pandas.seconds, load)} the DuckDB load stage ({pandas.seconds:.1f} s vs {load:.1f} s; "
                 f"the load stage also counts the order checks), {ratio(pandas.seconds, duck.seconds)} the whole "
                 f"mart ({duck.seconds:.1f} s); peak memory {ratio(pandas.peak_mb, duck.peak_mb)} "
                 f"({pandas.peak_mb:,.0f} MB vs {duck.peak_mb:,.0f} MB). pandas: read "
-                f"{pandas.measurement.stages['read']:.1f} s, groupby {pandas.measurement.stages['groupby']:.1f} s; "
+                f"{pandas.stages['read']:.1f} s, groupby {pandas.stages['groupby']:.1f} s; "
                 f"{pandas.customers_out:,} customers, DuckDB rolled up {duck.customers_rolled_up:,}."
             )
     for with_customers in (True, False):
         big = report.find("duckdb", report_orders(report), with_customers)
-        small = next((r for r in report.runs if r.engine == "duckdb" and r.measurement and r is not big
+        small = next((r for r in report.runs if r.engine == "duckdb" and r.measured and r is not big
                       and r.with_customers == with_customers and big and r.inputs.orders < big.inputs.orders), None)
         if big and small:
             lines.append(
@@ -758,7 +739,8 @@ def method_lines(report: TxReport) -> list[str]:
         "### Method",
         "",
         f"- Inputs: `python -m segmentation generate --rows N --seed {SEED} --transactions DIR` into "
-        f"`bench-out/transactions/` (git-ignored) with N = ceil(orders / {ORDERS_PER_CUSTOMER}), more customers when the orders fell short of the target ({made}); the "
+        f"`bench-out/transactions/` (git-ignored) with N = ceil(orders / {ORDERS_PER_CUSTOMER}), more customers "
+        f"when the orders fell short of the target ({made}); the "
         "customer CSV converted to Parquet with the schema's types. Inputs whose metadata (rows, seed), CSV "
         "fingerprint and order count match are reused.",
         "- Each run is one fresh Python process (`python -m benchmarks.transactions --one mart|reference`), "
@@ -774,10 +756,9 @@ def method_lines(report: TxReport) -> list[str]:
 # command line
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The harness options (and the hidden ones of a single measurement)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.transactions",
-                                     description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    """Run the whole transactions bench (or, with the hidden --one, a single measured process)."""
+    parser = bench_parser("benchmarks.transactions", __doc__, out=DEFAULT_TX_OUT, children=("mart", "reference"))
     parser.add_argument("--orders", type=parse_size, default=DEFAULT_ORDERS,
                         help="orders for the DuckDB runs (default 1e8; 0: none)")
     parser.add_argument("--spark-orders", type=parse_size, default=DEFAULT_SPARK_ORDERS,
@@ -786,41 +767,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="orders for the pandas roll-up and its DuckDB twin (default 1e7; 0: none)")
     parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="engine.memory_limit of every mart run")
     parser.add_argument("--threads", type=int, default=None, help="engine.threads of the DuckDB runs")
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    parser.add_argument("--out", type=Path, default=DEFAULT_TX_OUT, help="inputs, marts and results")
-    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="the Markdown page to update")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave the Markdown page alone")
-    parser.add_argument("--one", choices=("mart", "reference"), help=argparse.SUPPRESS)
-    parser.add_argument("--rows", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--orders-dir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the whole transactions bench (or, with the hidden --one, a single measurement)."""
-    args = parse_args(argv)
-    if args.one:
-        try:
-            found = (measure_mart_once(args.params, args.rows) if args.one == "mart"
-                     else measure_reference_once(args.orders_dir, args.rows))
-        except Exception as exc:  # the harness records why; the traceback still goes to the console
-            where = exc.__traceback__
-            while where is not None and where.tb_next is not None:
-                where = where.tb_next
-            place = f" ({relative(Path(where.tb_frame.f_code.co_filename))}:{where.tb_lineno})" if where else ""
-            args.result.write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}{place}"}), encoding="utf-8")
-            raise
-        args.result.write_text(json.dumps(found, indent=2), encoding="utf-8")
-        return 0
+    args = parser.parse_args(argv)
+    if args.one == "mart":
+        return child_main(args.result, lambda: measure_mart_here(args.params))
+    if args.one == "reference":
+        return child_main(args.result, lambda: measure_rollup_here(args.orders_dir))
     config = TxConfig(orders=args.orders, spark_orders=args.spark_orders, reference_orders=args.reference_orders,
                       params=args.params.resolve(), out_dir=args.out.resolve(),
                       docs=None if args.no_docs else args.docs, memory_limit=args.memory_limit, threads=args.threads)
     report = run_bench(config)
-    if config.docs is not None:
-        write_docs(config.docs, {SECTION: section(report)})
-        print(f"wrote {relative(config.docs)}")
-    return 0 if all(r.measurement is not None for r in report.runs) else 1
+    write_docs(config.docs, {SECTION: section(report)})
+    return 0 if all(r.measured for r in report.runs) else 1
 
 
 if __name__ == "__main__":
