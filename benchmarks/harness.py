@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -295,7 +295,7 @@ def machine_info(**extra: str) -> dict[str, str]:
         "pandas": package_version("pandas"),
         "pyarrow": package_version("pyarrow"),
         "ibis": package_version("ibis-framework"),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_start": load_average(),
         "commit": git_commit(),
         **extra,

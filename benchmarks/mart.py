@@ -453,7 +453,7 @@ def mart_section(report: BenchReport) -> str:
         "floor's seconds at the same size, in this run; work s = the time the process measured for its own work, "
         "imports excluded.",
         "",
-        *method_lines(report),
+        *method_lines(),
         *stage_lines(report),
         *agreement_lines(report),
     ])
@@ -468,7 +468,7 @@ def unmeasured_lines(report: BenchReport) -> list[str]:
             "every size."]
 
 
-def method_lines(report: BenchReport) -> list[str]:
+def method_lines() -> list[str]:
     """How the numbers were measured."""
     return [
         "### Method",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.harness import (
@@ -72,7 +72,7 @@ def measure(rows: int, params: Path, out_dir: Path, say: Say = print) -> ReportT
 
 def section(timing: ReportTiming, machine: dict[str, str]) -> str:
     """The report section of docs/benchmarks.md."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cold_ok = "met" if timing.cold_s <= COLD_TARGET_S else "missed"
     rerun_ok = "met" if timing.rerun_s <= RERUN_TARGET_S and timing.rerun_executed == 0 else "missed"
     return "\n".join([

@@ -232,9 +232,9 @@ def parquet_matches(parquet: Path, csv: Path) -> bool:
 
     try:
         stored = (pq.read_schema(parquet).metadata or {}).get(PARQUET_SOURCE_KEY)
-    except Exception:  # unreadable or half-written: convert again
+        return stored is not None and json.loads(stored) == csv_fingerprint(csv)
+    except (OSError, ValueError):  # unreadable or half-written: convert again
         return False
-    return stored is not None and json.loads(stored) == csv_fingerprint(csv)
 
 
 def convert_to_parquet(csv: Path, parquet: Path) -> None:
