@@ -97,7 +97,7 @@ def run_measured(command: list[str], *, cwd: Path = ROOT, result_file: Path | No
         result_file.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     load_before = load_average()
-    with tempfile.TemporaryFile("w+") as out:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
         sink = {"stdout": out, "stderr": subprocess.STDOUT} if capture else {}
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, **sink)
