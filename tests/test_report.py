@@ -47,7 +47,6 @@ from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, 
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = ROOT / "chapters"
-SCREENSHOT = ROOT / "docs" / "img" / "report-site.png"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 # sphinx-book-theme 1.4 touches an attribute Sphinx 9 deprecates; harmless, and not ours to fix.
@@ -416,7 +415,7 @@ def site_url(built: BuiltReport) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_site_in_a_real_browser_has_no_console_errors(built: BuiltReport, site_url: str) -> None:
+def test_site_in_a_real_browser_has_no_console_errors(built: BuiltReport, site_url: str, screenshot_dir: Path) -> None:
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -432,8 +431,9 @@ def test_site_in_a_real_browser_has_no_console_errors(built: BuiltReport, site_u
             page.on("request", lambda req: remote.append(req.url) if not req.url.startswith(site_url) else None)
             page.goto(site_url + "index.html", wait_until="load")
             assert built.params.title in page.title()
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            screenshot = screenshot_dir / "report-site.png"
+            page.screenshot(path=str(screenshot))
+            assert screenshot.read_bytes().startswith(b"\x89PNG")
             page.goto(site_url + segment_page, wait_until="load")
             assert page.locator("h1").first.inner_text().strip() == built.params.all_segments[0].name
             assert page.locator("img").count() >= 4
