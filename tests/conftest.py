@@ -55,6 +55,20 @@ def site_pages(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--screenshots DIR: where the browser tests save their screenshots (make screenshots: docs/img)."""
+    parser.addoption("--screenshots", metavar="DIR", type=Path, default=None,
+                     help="save the browser tests' screenshots in DIR instead of each test's temporary folder")
+
+
+@pytest.fixture
+def screenshot_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where a browser test saves its screenshot: --screenshots DIR, else its tmp_path (so tests change no file)."""
+    folder = request.config.getoption("screenshots") or tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def require_chromium() -> None:
     """Skip without a browser, except in CI, where a missing browser is a failure."""
     if CHROMIUM.exists():

@@ -21,7 +21,6 @@ from segmentation.mart.store import CUSTOMERS
 from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
 
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 LOCAL_HOSTS = {"127.0.0.1"}
 TIMEOUT_MS = 20_000
 
@@ -72,7 +71,9 @@ def browser(dashboard_url: str) -> Iterator[Browser]:
             chromium.close()
 
 
-def test_dashboard_in_browser(browser: Browser, dashboard_url: str, small_mart: Params, tmp_path: Path) -> None:
+def test_dashboard_in_browser(
+    browser: Browser, dashboard_url: str, small_mart: Params, tmp_path: Path, screenshot_dir: Path
+) -> None:
     """Loads cleanly, a filter moves the customers card to the pandas count, the export has that many rows, offline."""
     page = browser.page
     customers = pd.read_parquet(small_mart.mart_dir / CUSTOMERS)
@@ -86,8 +87,9 @@ def test_dashboard_in_browser(browser: Browser, dashboard_url: str, small_mart: 
     browser.wait_for_customers(len(premium))
     page.wait_for_function("window.location.search.includes('premium=yes')")
     page.wait_for_timeout(500)  # let the charts finish redrawing before the screenshot
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot = screenshot_dir / "dashboard.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
 
     with page.expect_download() as download_info:
         page.locator("#export-button").click()

@@ -57,15 +57,13 @@ def test_rfm_values_match_an_independent_computation(mart, source):
     assert (merged["monetary"] == merged["total_spent"]).all()
 
 
-def test_scores_follow_the_recorded_cutoffs_and_segments_follow_the_rules(mart, small_mart):
+def test_recorded_cutoffs_are_the_quantiles_and_segments_follow_the_rules(mart, small_mart):
+    # the scores themselves have known-value tests in test_scores.py
     c = mart.customers
     cuts = mart.manifest["score_cutoffs"]
     values = {"r": -c["recency_days"], "f": c["frequency"], "m": c["monetary"]}
     for dim, value in values.items():
-        expected = 1 + sum((value > cut).astype(int) for cut in cuts[dim])
-        assert (c[f"{dim}_score"] == expected).all()
         np.testing.assert_allclose(cuts[dim], np.quantile(value, [k / 5 for k in range(1, 5)]))
-    assert (c["rfm_code"] == c["r_score"].astype(str) + c["f_score"].astype(str) + c["m_score"].astype(str)).all()
     rule = {(r, f, m): winner(small_mart.all_segments, r, f, m).id
             for r, f, m in c[["r_score", "f_score", "m_score"]].drop_duplicates().itertuples(index=False)}
     assert (c.apply(lambda row: rule[(row.r_score, row.f_score, row.m_score)], axis=1) == c["segment_id"]).all()

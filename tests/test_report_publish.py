@@ -426,14 +426,11 @@ def test_a_signal_while_chapters_run_stops_workers_and_kernels_and_cleans_up(
             os.killpg(child.proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
         else:
             child.proc.send_signal(signum)  # like `kill`: the command only
-        sent = time.monotonic()
-        assert child.proc.wait(timeout=60) == code
-        stopped = time.monotonic() - sent
+        assert child.proc.wait(timeout=60) == code  # a hang guard; that no chapter is awaited is tested below
         assert child.stderr.splitlines() == [line]
         assert survivors(tree, grace=5) == []
         assert leftovers(report_dir, child.proc.pid) == []
         assert report_files(report_dir) == old
-        assert stopped < 30, f"stopping took {stopped:.1f} s"
 
 
 # The real command, with a test-only pause in the PDF stage (after "site: built") and the mart step skipped (the
@@ -514,11 +511,12 @@ def _tiny_template(folder: Path, name: str, body: str) -> Path:
 
 @pytest.mark.slow
 def test_an_error_while_chapters_run_stops_the_others_at_once(small_mart: Params, tmp_path: Path) -> None:
+    finished = tmp_path / "slow-finished"  # the slow chapter's last act: it exists only if it ran to the end
+    slow = f"import pathlib, time; time.sleep(120); pathlib.Path({str(finished)!r}).touch()"
     chapters = [Chapter("quick", _tiny_template(tmp_path, "quick", "print('done')")),
-                Chapter("slow", _tiny_template(tmp_path, "slow", "import time; time.sleep(120)"))]
+                Chapter("slow", _tiny_template(tmp_path, "slow", slow))]
     out = tmp_path / "chapters"
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    raised: list[float] = []
     tree: list[psutil.Process] = []
 
     def progress(line: str) -> None:
@@ -526,16 +524,14 @@ def test_an_error_while_chapters_run_stops_the_others_at_once(small_mart: Params
             tree.extend(p for p in psutil.Process().children(recursive=True)
                         if p.pid not in before and "resource_tracker" not in _cmdline(p))  # it lives with pytest
             assert kernels(tree), "the slow chapter's kernel is not running: nothing would be tested"
-            raised.append(time.monotonic())
             raise KeyboardInterrupt  # Ctrl-C while the slow chapter's kernel runs
 
     try:
         with pytest.raises(KeyboardInterrupt):
             execute_chapters(chapters, params=small_mart, mart_dir=small_mart.mart_dir, out_dir=out, jobs=2,
                              progress=progress)
-        stopping = time.monotonic() - raised[0]
-        assert stopping < 20, f"took {stopping:.0f} s: waited for the slow chapter instead of stopping it"
-        assert survivors(tree, grace=5) == []
+        assert survivors(tree, grace=5) == []  # so the slow chapter can no longer finish
+        assert not finished.exists(), "waited for the slow chapter instead of stopping it"
     finally:
         for proc in tree:
             _kill_quietly(proc)

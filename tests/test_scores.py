@@ -1,10 +1,11 @@
-"""Score properties: in range, monotone, ties equal, balanced bins for distinct values; RFM codes."""
+"""Score properties: in range, monotone, ties equal, balanced bins for distinct values; known values; RFM codes."""
 
 from __future__ import annotations
 
 import ibis
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,3 +62,21 @@ def test_cutoffs_are_the_quantiles_at_k_over_n():
     cuts = cutoffs(table, 4)
     np.testing.assert_allclose(cuts["m"], np.quantile(money, [0.25, 0.5, 0.75]))
     np.testing.assert_allclose(cuts["r"], np.quantile(-np.arange(1000), [0.25, 0.5, 0.75]))
+
+
+def test_known_cutoffs_and_scores_with_ties_in_each_dimension():
+    # cut-offs worked out by hand: the quantiles at 0.2, 0.4, 0.6, 0.8 of 10 values, interpolated linearly
+    # between neighbours (position k/5 × 9 in the sorted values)
+    recency = [0, 0, 5, 10, 10, 10, 20, 40, 80, 160]
+    frequency = [5, 4, 3, 2, 1, 1, 1, 1, 1, 1]
+    monetary = [100.0, 90.0, 80.0, 70.0, 60.0, 50.0, 40.0, 30.0, 20.0, 10.0]
+    table = ibis.memtable(pd.DataFrame({"recency_days": recency, "frequency": frequency, "monetary": monetary}))
+    cuts = cutoffs(table, 5)
+    assert cuts["r"] == pytest.approx([-48.0, -14.0, -10.0, -4.0])
+    assert cuts["f"] == pytest.approx([1.0, 1.0, 1.4, 3.2])
+    assert cuts["m"] == pytest.approx([28.0, 46.0, 64.0, 82.0])
+    df = scored(recency, frequency, monetary)
+    assert df["r_score"].tolist() == [5, 5, 4, 3, 3, 3, 2, 2, 1, 1]  # 10 days sits on a cut-off: not above it
+    assert df["f_score"].tolist() == [5, 5, 4, 4, 1, 1, 1, 1, 1, 1]  # six single orders span three cut-offs
+    assert df["m_score"].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    assert df["rfm_code"].tolist() == ["555", "555", "444", "344", "313", "313", "212", "212", "111", "111"]
