@@ -11,10 +11,10 @@ ORDERS := data/raw/orders
 DATA   := $(if $(findstring transactions,$(PARAMS)),$(ORDERS),$(RAW))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-orders mart report rules validate test test-fast test-spark lint bench dashboard serve clean
+.PHONY: help setup data data-orders mart report rules validate test test-fast test-spark lint screenshots bench dashboard serve clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,7 +55,6 @@ dashboard: $(STAMP) $(DATA)  ## serve the analyst dashboard on http://127.0.0.1:
 	$(PY) -m segmentation run --params $(PARAMS)
 	$(PY) -m segmentation dashboard --params $(PARAMS)
 
-.PHONY: screenshots
 screenshots: $(STAMP)  ## refresh the README's pictures (docs/img) with the browser tests (a small report, dashboard)
 	$(PY) -m pytest -m browser -k "site_in_a_real_browser or dashboard_in_browser" --screenshots docs/img
 
