@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmentation.core.stats import SCALES, gini
+from segmentation.core.stats import SCALES, effect_size_class, gini
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -70,3 +70,11 @@ def test_gini_is_identical_for_any_order_of_a_large_column() -> None:
     money = np.random.default_rng(7).gamma(1.0, 80.0, size=50_000).round(2)
     shuffled = np.random.default_rng(8).permutation(money)
     assert gini(money, SCALES["monetary"]) == gini(shuffled, SCALES["monetary"])
+
+
+@pytest.mark.parametrize("effect, expected", [
+    (0.0, "negligible"), (0.199, "negligible"), (0.2, "small"), (-0.49, "small"), (-0.5, "medium"), (0.79, "medium"),
+    (0.8, "large"), (-2.5, "large"),
+])
+def test_effect_sizes_get_cohens_classes_by_absolute_value(effect: float, expected: str) -> None:
+    assert effect_size_class(effect) == expected

@@ -63,6 +63,13 @@ def mean(sums: pd.Series | pd.DataFrame, column: str) -> pd.Series | float:
     return _div(sums[f"{column}__sum"], sums[f"{column}__known"]) / SCALES[column]
 
 
+def effect_size_class(effect: float) -> str:
+    """Cohen's conventional class of an effect size (d or h): 'large' from 0.8, 'medium' from 0.5, 'small' from 0.2,
+    else 'negligible' (by absolute value)."""
+    size = abs(effect)
+    return "large" if size >= 0.8 else "medium" if size >= 0.5 else "small" if size >= 0.2 else "negligible"
+
+
 def mean_var(total: int, total_sq: int, n: int, column: str) -> tuple[float, float]:
     """Mean and sample variance (in the column's unit) from exact scaled sums."""
     if n < 2:
