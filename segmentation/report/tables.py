@@ -199,7 +199,7 @@ def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
         "Effect size": [float(e) for e in row["trait_effects"]],
     }, columns=["Trait", "Feature", "Effect size"])
     frame.insert(0, "#", range(1, len(frame) + 1))
-    return Table(frame, caption="Effect size: Cohen's d for numbers, difference in share ÷ pooled SD for categories",
+    return Table(frame, caption="Effect size: Cohen's d for numbers, Cohen's h for shares (a category, premium, opt-in)",
                  formats={"Effect size": lambda v: f"{v:+.2f}"})
 
 
