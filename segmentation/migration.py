@@ -67,14 +67,15 @@ __all__ = [
     "flows",
     "migrate",
     "migrate_as_of",
-    "movement_sentence",
     "read_migration",
     "summary_line",
     "top_movements",
     "totals",
 ]
 
-SCHEMA_VERSION = 2  # 2: each snapshot names its build by `build_sha256` (the manifest without its file list)
+# 2: each snapshot names its build by `build_sha256` (the manifest without its file list); 3: numbers only (the
+# top movements carry no sentence: the report words them)
+SCHEMA_VERSION = 3
 NEW, LAPSED = "__new__", "__lapsed__"
 NEW_NAME, LAPSED_NAME = "New (not in before)", "Lapsed (not in after)"
 MATCH_KEYS: dict[str, tuple[str, ...]] = {
@@ -462,41 +463,8 @@ def top_movements(frame: pd.DataFrame, top: int = TOP_MOVEMENTS) -> list[dict[st
         item["customers"] = int(item["customers"])
         share = item["share_of_from"]
         item["share_of_from"] = None if math.isnan(share) else round(share, 6)
-        item["sentence"] = movement_sentence(row)
         chosen.append(item)
     return chosen
-
-
-def movement_sentence(row: dict[str, Any]) -> str:
-    """One sentence for one flow, chosen by its numbers (new, lapsed, or a move; spend since; its share)."""
-    n, before, after = int(row["customers"]), float(row["revenue_before"]), float(row["revenue_after"])
-    people = f"{n:,} customer{'s' if n != 1 else ''}"
-    if row["from_segment_id"] == NEW:
-        return f"{people} new to the file joined {row['to_segment_name']}, with {_money(after)} of lifetime spend."
-    share = _share_words(row["share_of_from"], row["from_segment_name"])
-    if row["to_segment_id"] == LAPSED:
-        return f"{people} ({share}) are no longer in the customer file; they had spent {_money(before)}."
-    gained = after - before
-    if gained == 0:
-        since = "they have not bought since"
-    elif gained < 0:
-        since = f"their lifetime spend has fallen by {_money(-gained)} since (refunds or corrections)"
-    else:
-        since = f"together they have spent {_money(gained)} since"
-    return (f"{people} ({share}) moved to {row['to_segment_name']}; they had spent {_money(before)} "
-            f"in their lifetime, and {since}.")
-
-
-def _share_words(share: float, segment: str) -> str:
-    """'35% of Top Customers', '4.2% of At Risk'."""
-    if share is None or math.isnan(share):
-        return f"of {segment}"
-    return f"{share:.0%} of {segment}" if share >= 0.1 else f"{share:.1%} of {segment}"
-
-
-def _money(value: float) -> str:
-    """Dollars without cents, as in insights.json: $12,345."""
-    return f"${value:,.0f}"
 
 
 def _write(frame: pd.DataFrame, info: dict[str, Any], out_path: Path) -> None:

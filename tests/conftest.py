@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from segmentation.config.params import Params, load_params
+from segmentation.config.params import ORDER_CHECKS, QUALITY_CHECKS, Params, load_params
 from segmentation.mart.pipeline import run
 from segmentation.synthetic.generate import write_customers
 
@@ -77,6 +78,29 @@ def require_chromium() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+# A code: no space, so never a sentence (ids, check and insight ids, policies, ISO dates, hashes, versions)
+CODE = re.compile(r"[\w.:+-]*")
+
+
+def free_text(value: object, allowed: frozenset[str] | set[str] = frozenset(), where: str = "") -> list[str]:
+    """Every string in a JSON value that is neither a code nor one of `allowed` (the params' segment names, the
+    data-quality check descriptions of the params module, paths the run was given), as 'where: value'."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in free_text(item, allowed, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in free_text(item, allowed, f"{where}[{i}]")]
+    if isinstance(value, str) and not CODE.fullmatch(value) and value not in allowed:
+        return [f"{where}: {value!r}"]
+    return []
+
+
+def configured_text(params: Params) -> set[str]:
+    """Text a mart may copy from the configuration: segment names, check descriptions, the paths of the run."""
+    paths = {str(p) for p in (params.path, params.input_path, params.mart_dir) if p is not None}
+    descriptions = {description for _, description in (*QUALITY_CHECKS.values(), *ORDER_CHECKS.values())}
+    return {seg.name for seg in params.all_segments} | descriptions | paths
 
 
 def params_copy(source: Path, folder: Path, **overrides) -> Path:

@@ -99,7 +99,7 @@ def test_money_beyond_the_plausible_bound_is_dropped_and_counted(tmp_path, previ
     params, _ = setup(tmp_path, previous_mart, rows)
     assert main(["run", "--params", str(params)]) == 0
     found, checks = review(tmp_path / "mart")
-    assert checks["implausible_money"]["count"] == 3 and checks["implausible_money"]["action"] == "dropped 3 rows"
+    assert checks["implausible_money"]["count"] == 3 and checks["implausible_money"]["policy"] == "drop"
     assert [e["input_row"] for e in checks["implausible_money"]["examples"]] == [4, 5, 6]
     assert found["rows_out"] == 4 and found["plausible"]["max_money"] == 1_000_000_000
     mart = pd.read_parquet(tmp_path / "mart" / CUSTOMERS)
@@ -124,7 +124,7 @@ def test_a_purchase_date_outside_the_window_is_dropped_and_does_not_move_the_ref
     assert main(["run", "--params", str(params)]) == 0
     found, checks = review(tmp_path / "mart")
     assert found["reference_date"] == "2025-06-02"  # the day after the latest plausible purchase (2025-06-01)
-    assert checks["implausible_dates"]["count"] == 1 and checks["implausible_dates"]["action"] == "dropped 1 row"
+    assert checks["implausible_dates"]["count"] == 1 and checks["implausible_dates"]["policy"] == "drop"
     assert checks["implausible_dates"]["examples"][0][field] == date
     assert found["rows_out"] == 3
     assert len(pd.read_parquet(tmp_path / "mart" / CUSTOMERS)) == 3
@@ -229,7 +229,7 @@ def test_flag_keeps_the_row_with_whole_scores_or_is_refused_at_load(tmp_path, ca
         return
     assert main(["run", "--params", str(params)]) == 0
     found, checks = review(tmp_path / "mart")
-    assert checks[check]["count"] >= 1 and checks[check]["action"].startswith("kept and flagged")
+    assert checks[check]["count"] >= 1 and checks[check]["policy"] == "flag"
     mart = pd.read_parquet(tmp_path / "mart" / CUSTOMERS)
     assert len(mart) == found["rows_out"] == found["rows_in"] == 4
     assert mart["dq_flags"].str.contains(check).sum() >= 1

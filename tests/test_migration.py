@@ -32,12 +32,13 @@ from segmentation.mart.pipeline import run
 from segmentation.mart.store import CUSTOMERS, FILES, MANIFEST, build_sha256, publishing, read_mart
 from segmentation.migration import (
     LAPSED,
+    LAPSED_NAME,
     MIGRATION,
     MIGRATION_JSON,
     NEW,
+    NEW_NAME,
     MigrationError,
     migrate,
-    movement_sentence,
     read_migration,
 )
 from segmentation.report import load_context
@@ -51,7 +52,7 @@ from segmentation.report.chapters import (
 from segmentation.report.escape import Md, md_text
 from segmentation.synthetic.generate import write_customers
 
-from .conftest import ROOT, params_copy
+from .conftest import ROOT, configured_text, free_text, params_copy
 
 R1, R2 = dt.date(2026, 7, 2), dt.date(2026, 10, 30)  # reference dates of the two snapshots (~120 days apart)
 ROWS, NEW_ROWS, REPEAT_BUYERS, DROPPED = 3_000, 300, 400, 150
@@ -217,7 +218,9 @@ def test_migration_json_names_both_snapshots_and_the_movements_that_matter(
     assert info["match"] == "source" and info["match_keys"] == ["source_customer_id", "first_purchase_date"]
     top = info["top_movements"]
     assert len(top) == 5
-    assert all(m["from_segment_id"] != m["to_segment_id"] and m["sentence"] for m in top)
+    assert all(m["from_segment_id"] != m["to_segment_id"] for m in top)
+    assert all(set(m) == {"from_segment_id", "from_segment_name", "to_segment_id", "to_segment_name", "customers",
+                          "revenue_before", "revenue_after", "share_of_from"} for m in top)  # no sentence: numbers
     weights = [m["revenue_after"] if m["from_segment_id"] == NEW else m["revenue_before"] for m in top]
     assert weights == sorted(weights, reverse=True)
     moves = changed_flows[(changed_flows["from_segment_id"] != changed_flows["to_segment_id"])]
@@ -305,20 +308,34 @@ def test_id_match_names_the_first_shifted_id(small_mart: Params, tmp_path: Path)
         migrate(before, after, params=small_mart, match="id")
 
 
+def test_migration_json_holds_numbers_ids_and_names_never_sentences(snapshots: Snapshots,
+                                                                    changed_flows: pd.DataFrame) -> None:
+    """The report words the movements: migration.json has codes, numbers, the params' segment names (and the two
+    pseudo-segments' names), and the paths of the two marts."""
+    info = json.loads((snapshots.changed.mart_dir / MIGRATION_JSON).read_text())
+    marts = {info[side]["mart_dir"] for side in ("before", "after")}
+    allowed = configured_text(snapshots.changed) | {NEW_NAME, LAPSED_NAME} | marts
+    assert free_text(info, allowed, MIGRATION_JSON) == []
+    assert free_text({"sentence": "4 customers moved to At Risk."}, allowed) != []  # the rule does catch one
+
+
 def test_movement_sentences_follow_the_numbers() -> None:
     def row(f, t, n, before, after, share):
         names = {"top": "Top Customers", "at_risk": "At Risk", NEW: "New (not in before)", LAPSED: "Lapsed"}
         return {"from_segment_id": f, "from_segment_name": names[f], "to_segment_id": t, "to_segment_name": names[t],
                 "customers": n, "revenue_before": before, "revenue_after": after, "share_of_from": share}
 
-    assert movement_sentence(row("top", "at_risk", 120, 250_000.0, 250_000.0, 0.25)) == (
-        "120 customers (25% of Top Customers) moved to At Risk; they had spent $250,000 in their lifetime, "
+    sentence = report_migration.movement_sentence
+    assert sentence(row("top", "at_risk", 120, 250_000.0, 250_000.0, 0.25)) == (
+        "120 customers (25% of Top Customers) moved to At Risk; they had spent $250.0K in their lifetime, "
         "and they have not bought since.")
-    assert "together they have spent $1,500 since" in movement_sentence(row("at_risk", "top", 3, 900.0, 2_400.0, 0.042))
-    assert "(4.2% of At Risk)" in movement_sentence(row("at_risk", "top", 3, 900.0, 2_400.0, 0.042))
-    assert movement_sentence(row(NEW, "top", 1, 0.0, 812.4, 0.5)) == (
+    assert "together they have spent $1,500 since" in sentence(row("at_risk", "top", 3, 900.0, 2_400.0, 0.042))
+    assert "(4.2% of At Risk)" in sentence(row("at_risk", "top", 3, 900.0, 2_400.0, 0.042))
+    assert "has fallen by $200 since (refunds" in sentence(row("at_risk", "top", 3, 900.0, 700.0, 0.042))
+    assert "(of At Risk)" in sentence(row("at_risk", "top", 3, 900.0, 700.0, None))
+    assert sentence(row(NEW, "top", 1, 0.0, 812.4, 0.5)) == (
         "1 customer new to the file joined Top Customers, with $812 of lifetime spend.")
-    assert movement_sentence(row("top", LAPSED, 7, 9_000.0, 0.0, 0.01)) == (
+    assert sentence(row("top", LAPSED, 7, 9_000.0, 0.0, 0.01)) == (
         "7 customers (1.0% of Top Customers) are no longer in the customer file; they had spent $9,000.")
 
 
@@ -430,6 +447,9 @@ def test_report_heatmap_and_tables(snapshots: Snapshots, changed_flows: pd.DataF
 
     movements = report_migration.movements(ctx).frame
     assert len(movements) == 5 and movements["Movement"].str.contains(" → ").all()
+    top = json.loads((snapshots.changed.mart_dir / MIGRATION_JSON).read_text())["top_movements"]
+    assert list(movements["What it means"]) == [report_migration.movement_sentence(m) for m in top]
+    assert md_text(movements["What it means"][0]) in report_migration.headline(ctx).text
 
     sizes = report_migration.segment_changes(ctx).frame
     assert (sizes["After"] == sizes["Stayed"] + sizes["From other segments"] + sizes["New"]).all()

@@ -15,7 +15,7 @@ from segmentation.config.rules import winner
 from segmentation.mart.pipeline import MART_COLUMNS, run
 from segmentation.mart.store import CUSTOMERS, MART_FILES, SUMMARY, read_mart
 
-from .conftest import ROOT, params_copy
+from .conftest import ROOT, configured_text, free_text, params_copy
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +116,23 @@ def test_summary_shares_kpis_and_traits(mart, small_mart):
     assert top["delta_avg_monetary"] == pytest.approx(in_top["monetary"].mean() / c["monetary"].mean() - 1)
     assert top["premium_rate"] == pytest.approx(in_top["subscription"].mean())
     assert top["avg_order_value"] == pytest.approx(in_top["monetary"].sum() / in_top["frequency"].sum())
-    assert len(top["key_traits"]) == 5
-    # Cohen's d of the first numeric trait, recomputed
-    feature, effect = top["trait_features"][0], top["trait_effects"][0]
-    if "=" not in feature and feature not in ("subscription", "marketing_opt_in"):
-        a, b = in_top[feature], c[c.segment_id != "top"][feature]
-        pooled = np.sqrt(((len(a) - 1) * a.var() + (len(b) - 1) * b.var()) / (len(a) + len(b) - 2))
-        assert effect == pytest.approx((a.mean() - b.mean()) / pooled, rel=1e-6)
+    assert "key_traits" not in s.columns  # traits are numbers: the report and the dashboard word them
+    traits = list(zip(top["trait_features"], top["trait_effects"], top["trait_values"], top["trait_rest_values"]))
+    assert len(traits) == 5
+    rest = c[c.segment_id != "top"]
+    for feature, effect, value, rest_value in traits:
+        field, _, level = feature.partition("=")
+        if level:  # a category level: the share of the segment (and of the rest) in it
+            a, b = (in_top[field] == level).astype(float), (rest[field] == level).astype(float)
+        else:  # a yes/no field (share of yes) or a number (mean); Cohen's d for numbers
+            a, b = in_top[field].astype(float), rest[field].astype(float)
+        assert value == pytest.approx(a.mean()) and rest_value == pytest.approx(b.mean()), feature
+        if not level and field not in ("subscription", "marketing_opt_in"):
+            pooled = np.sqrt(((len(a) - 1) * a.var() + (len(b) - 1) * b.var()) / (len(a) + len(b) - 2))
+            assert effect == pytest.approx((a.mean() - b.mean()) / pooled, rel=1e-5), feature
+        else:  # Cohen's h of the two shares
+            h = 2 * np.arcsin(np.sqrt(a.mean())) - 2 * np.arcsin(np.sqrt(b.mean()))
+            assert effect == pytest.approx(h, abs=1e-6), feature
     assert list(top["actions"]) == list(small_mart.segment("top").actions)
 
 
@@ -141,8 +151,15 @@ def test_insights_numbers_match_pandas(mart):
     assert risk["customers"] == len(lapsed)
     assert risk["revenue_share"] == pytest.approx(lapsed["monetary"].sum() / c["monetary"].sum())
     assert risk["median_recency_days"] == pytest.approx(lapsed["recency_days"].median())
-    for item in found.values():
-        assert item["sentence"] and item["title"]
+    assert (risk["r_score_max"], risk["f_score_min"], risk["m_score_min"]) == (2, 3, 3)
+    recent = c[c.r_score >= 4]
+    split = found["recency_split"]["numbers"]
+    assert (split["r_score_min"], split["frequent_f_score_min"], split["low_frequency_f_score_max"]) == (4, 4, 2)
+    assert split["recent_customers"] == len(recent)
+    assert split["frequent_share"] == pytest.approx((recent.f_score >= 4).mean())
+    assert split["low_frequency_revenue"] == pytest.approx(recent.loc[recent.f_score <= 2, "monetary"].sum())
+    for item in found.values():  # an id and numbers: the report words them
+        assert set(item) == {"id", "numbers"}
 
 
 def test_premium_uplift_is_reported_with_an_interval(mart):
@@ -155,3 +172,30 @@ def test_premium_uplift_is_reported_with_an_interval(mart):
 def test_rfm11_mart_uses_its_own_segments(small_mart_rfm11):
     summary = pd.read_parquet(Path(small_mart_rfm11.mart_dir) / SUMMARY)
     assert len(summary) == 11 and summary["segment_name"].iloc[-1] == "Lost"
+
+
+def test_mart_files_hold_numbers_ids_and_codes_never_sentences(mart, small_mart):
+    """Stage code writes numbers; the report and the dashboard write words. Every string a stage writes into the
+    mart's JSON files is a code (no spaces) or text the configuration gave it; the input rows quoted as
+    data-quality examples are the input's own values and are left out."""
+    allowed = configured_text(small_mart)
+    quality = {**mart.quality, "checks": [{k: v for k, v in c.items() if k != "examples"}
+                                          for c in mart.quality["checks"]]}
+    for name, content in (("insights.json", mart.insights), ("data_quality.json", quality),
+                          ("manifest.json", mart.manifest)):
+        assert free_text(content, allowed, name) == []
+    assert all(set(c) == {"id", "description", "fields", "policy", "count", "examples"}
+               for c in mart.quality["checks"])
+    # the summary's text columns: params values, and trait feature codes whose level is a value of the input
+    summary, customers = mart.summary, mart.customers
+    text_columns = {c for c in summary.columns if summary[c].map(lambda v: isinstance(v, str)).any()}
+    assert text_columns == {"segment_id", "segment_name", "description", "color"}
+    segments = {seg.id: seg for seg in small_mart.all_segments}
+    for row in summary.to_dict("records"):
+        seg = segments[row["segment_id"]]
+        assert (row["segment_name"], row["description"], row["color"]) == (seg.name, seg.description, seg.color)
+        assert (list(row["actions"]), list(row["risks"])) == (list(seg.actions), list(seg.risks))
+        for feature in row["trait_features"]:
+            field, _, level = feature.partition("=")
+            assert field in customers.columns and (not level or level in set(customers[field].astype(str))), feature
+        assert all(isinstance(v, float) for v in [*row["trait_values"], *row["trait_rest_values"]])

@@ -18,6 +18,7 @@ import nbformat
 import pytest
 
 from segmentation.config.params import Params, load_params
+from segmentation.config.schema import FIELD_LABELS
 from segmentation.mart.store import read_mart
 from segmentation.report import (
     ChapterFailedError,
@@ -26,6 +27,7 @@ from segmentation.report import (
     narrative,
     tables,
 )
+from segmentation.report import insights as insight_words
 from segmentation.report.build import ReportPaths, build_report
 from segmentation.report.chapters import (
     MIGRATION_TEMPLATE,
@@ -41,7 +43,9 @@ from segmentation.report.recommend import (
     recommendations,
     target_segments,
 )
+from segmentation.report.escape import md_text
 from segmentation.report.site import external_assets
+from segmentation.report.traits import trait_text, trait_texts
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
 
@@ -111,6 +115,95 @@ def test_insight_numbers_read_as_text() -> None:
     text = narrative.insight_numbers({"top_20pct_share": 0.4, "revenue": 2_100_000.0, "customers": 1234,
                                       "definition": "R score >= 4"})
     assert text == "top 20pct share 40.0%; revenue $2.1M; customers 1,234; definition: R score >= 4"
+
+
+def _insight(insight_id: str, **numbers) -> dict:
+    """An insights.json record."""
+    return {"id": insight_id, "numbers": numbers}
+
+
+UPLIFT = dict(confidence=0.95, customers_with_known_status=900, matched_cells=40, premium_customers=300,
+              frequency={"ratio": 1.1, "ci_low": 1.0, "ci_high": 1.2, "meaningful": True})
+
+
+@pytest.mark.parametrize("item, expected", [
+    (_insight("revenue_concentration", customers=100, top_1pct_share=0.052, top_20pct_share=0.61, gini=0.5549),
+     "Revenue is highly concentrated: the top 20% of customers bring in 61% of revenue and the top 1% bring in 5.2% "
+     "(Gini 0.55)."),
+    (_insight("revenue_concentration", customers=100, top_1pct_share=0.03, top_20pct_share=0.4, gini=0.3),
+     "Revenue is moderately concentrated: the top 20% of customers bring in 40% of revenue and the top 1% bring in "
+     "3.0% (Gini 0.30)."),
+    (_insight("revenue_concentration", customers=100, top_1pct_share=0.01, top_20pct_share=0.25, gini=0.1),
+     "Revenue is spread broadly across customers: the top 20% of customers bring in 25% of revenue and the top 1% "
+     "bring in 1.0% (Gini 0.10)."),
+    (_insight("recency_split", recent_customers=1993, r_score_min=4, frequent_f_score_min=4,
+              low_frequency_f_score_max=2, frequent_share=0.2, low_frequency_share=0.6, frequent_revenue=1.0,
+              low_frequency_revenue=2.0),
+     "Of the 1,993 recently active customers (R ≥ 4), 20% buy frequently (F ≥ 4) and 60% have bought only a few "
+     "times (F ≤ 2): recent activity is carried mostly by new, low-frequency buyers: a pipeline to convert."),
+    (_insight("at_risk_value", r_score_max=2, f_score_min=3, m_score_min=3, customers=511, revenue=326_855.37,
+              revenue_share=0.1002, median_recency_days=601.0, others_median_recency_days=220.0),
+     "511 lapsed high-value customers (R ≤ 2, F ≥ 3, M ≥ 3) hold a large 10% of revenue ($326.9K); their last "
+     "purchase was a median of 601 days ago, against 220 days for everyone else."),
+    (_insight("at_risk_value", r_score_max=2, f_score_min=3, m_score_min=3, customers=0, revenue=0.0,
+              revenue_share=0.0, median_recency_days=None, others_median_recency_days=220.0),
+     "No customers are both lapsed (R ≤ 2) and of high frequency and value."),
+    (_insight("premium_uplift", **UPLIFT, monetary={"ratio": 1.1567, "ci_low": 1.0278, "ci_high": 1.294,
+                                                    "meaningful": True}),
+     "Within the same RFM cell, premium subscribers spend 15.7% more than non-subscribers (95% interval "
+     "1.028–1.294) and order 1.10× as often, across 40 matched cells."),
+    (_insight("premium_uplift", **UPLIFT, monetary={"ratio": 0.98, "ci_low": 0.9, "ci_high": 1.06,
+                                                    "meaningful": False}),
+     "Within the same RFM cell, premium subscribers spend 0.98× what non-subscribers spend (95% interval "
+     "0.90–1.06): no meaningful uplift, so premium is best treated as a service modifier, not a value driver."),
+    (_insight("premium_uplift", **{**UPLIFT, "customers_with_known_status": 0},
+              monetary={"ratio": None, "ci_low": None, "ci_high": None, "meaningful": False}),
+     "No customer's subscription status is known (no customer file), so premium uplift is not measured."),
+])
+def test_insight_sentences_are_chosen_by_the_numbers(item: dict, expected: str) -> None:
+    assert insight_words.sentence(item) == expected
+
+
+def test_key_insights_word_each_insight_of_the_mart_with_its_numbers(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    text = narrative.key_insights(ctx).text
+    for i, item in enumerate(ctx.mart.insights["insights"], start=1):
+        assert f"{i}. **{md_text(insight_words.TITLES[item['id']])}.** {md_text(insight_words.sentence(item))}" in text
+    # score bounds are said once, as a definition, not listed among the numbers
+    assert md_text("definition: R ≥ 4; frequent: F ≥ 4; low-frequency: F ≤ 2") in text
+    assert md_text("definition: R ≤ 2, F ≥ 3, M ≥ 3") in text
+    assert "score min" not in text and "score max" not in text
+
+
+@pytest.mark.parametrize("trait, expected", [
+    (("age", 0.85, 52.34, 41.0), "Age: 52.3 vs 41.0 for the rest (much higher, d = +0.85)"),
+    (("income", -0.5, 61_234.5, 70_000.0), "Income: 61,234 vs 70,000 for the rest (clearly lower, d = -0.50)"),
+    (("churn_risk", 0.2, 0.5, 0.4), "Churn risk: 0.50 vs 0.40 for the rest (slightly higher, d = +0.20)"),
+    (("subscription", 0.19, 0.4, 0.33), "Premium: 40% vs 33% for the rest (barely higher, h = +0.19)"),
+    (("favorite_category=Home & Garden", -0.8, 0.06, 0.29),
+     "Favourite category Home & Garden: 6% vs 29% for the rest (much lower, h = -0.80)"),
+])
+def test_traits_are_worded_from_their_numbers(trait: tuple, expected: str) -> None:
+    assert trait_text(*trait) == expected
+
+
+def test_trait_tables_word_the_summary_numbers(small_mart: Params) -> None:
+    ctx = load_context(small_mart.path, small_mart.mart_dir)
+    row = ctx.summary_row("top")
+    texts = trait_texts(row)
+    assert len(texts) == 5 and texts[0].startswith(FIELD_LABELS[row["trait_features"][0].partition("=")[0]])
+    assert list(tables.segment_traits(ctx, "top").frame["Trait"]) == texts
+    assert tables.segment_overview(ctx).frame.set_index("ID").loc["top", "Key traits"] == texts[:3]
+
+
+@pytest.mark.parametrize("check, expected", [
+    ({"count": 0, "policy": "drop"}, "none needed"),
+    ({"count": 12, "policy": "drop"}, "dropped 12 rows"),
+    ({"count": 1, "policy": "flag"}, "kept and flagged 1 row"),
+    ({"count": 1_234, "policy": "flag"}, "kept and flagged 1,234 rows"),
+])
+def test_quality_check_actions_are_worded_from_policy_and_count(check: dict, expected: str) -> None:
+    assert tables.check_action(check) == expected
 
 
 @pytest.mark.parametrize("fixture, expected", [

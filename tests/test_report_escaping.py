@@ -180,16 +180,18 @@ def test_migration_sentences_hold_segment_names_and_folders_as_text(monkeypatch:
     info = {"totals": totals, "match": "id", "before": {"reference_date": "2026-01-01", "customers": 10,
                                                         "mart_dir": f"/x/{IMG}/mart `x`", "params": {"name": ATTACH}},
             "after": {"reference_date": "2026-02-01"},
-            "top_movements": [{"sentence": f"4 customers (40% of {RAW_ROLE}) moved to {IMG}{INCLUDE}."}]}
+            "top_movements": [{"from_segment_id": "a", "from_segment_name": RAW_ROLE, "to_segment_id": "b",
+                               "to_segment_name": f"{IMG}{INCLUDE}", "customers": 4, "revenue_before": 100.0,
+                               "revenue_after": 100.0, "share_of_from": 0.4}]}
     fake = SimpleNamespace(info=info, before_date="2026-01-01", after_date="2026-02-01", current=False)
     monkeypatch.setattr(report_migration, "load", lambda ctx: fake)
     ctx = SimpleNamespace(mart=SimpleNamespace(path=tmp_path / f"mart {IMG}"))
     for block in (report_migration.headline(ctx), report_migration.method(ctx)):
         assert not _markup_tokens(block.text), _markup_tokens(block.text)
     text = report_migration.headline(ctx).text
-    assert _inline_text(_parsers()[0], text.split("\n\n")[1]) == flat(f"The largest movement by revenue: "
-                                                                      f"4 customers (40% of {RAW_ROLE}) moved to "
-                                                                      f"{IMG}{INCLUDE}.")
+    assert _inline_text(_parsers()[0], text.split("\n\n")[1]) == flat(
+        f"The largest movement by revenue: 4 customers (40% of {RAW_ROLE}) moved to {IMG}{INCLUDE}; they had spent "
+        "$100 in their lifetime, and they have not bought since.")
 
 
 # --- the PDF: what WeasyPrint may fetch, and the print document -----------------------------------------------

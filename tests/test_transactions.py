@@ -17,6 +17,7 @@ from segmentation.config.params import load_params
 from segmentation.core.errors import InputDataError
 from segmentation.mart.pipeline import run
 from segmentation.migration import MIGRATION, as_of_dir, command_hint, migrate_as_of
+from segmentation.report import insights as insight_words
 from tests.conftest import ROOT, params_copy
 
 CUSTOMER_HEADER = ("customer_id,name,email,age,gender,city,country,income,credit_score,loyalty_points,"
@@ -102,7 +103,9 @@ def test_without_order_ids_frequency_counts_purchase_days_and_attributes_stay_em
     assert summary["premium_rate"].isna().all() and summary["opt_in_rate"].isna().all()  # unknown, not 0%
     assert summary["avg_monetary"].notna().any()
     insights = json.loads((params.mart_dir / "insights.json").read_text())["insights"]
-    assert "not measured" in next(i["sentence"] for i in insights if i["id"] == "premium_uplift")
+    uplift = next(i for i in insights if i["id"] == "premium_uplift")
+    assert uplift["numbers"]["customers_with_known_status"] == 0 and uplift["numbers"]["monetary"]["ratio"] is None
+    assert "not measured" in insight_words.sentence(uplift)
     assert json.loads((params.mart_dir / "data_quality.json").read_text())["orders"]["frequency"] == "days"
 
 

@@ -16,6 +16,14 @@ IBIS_TYPES = {"string": "string", "integer": "int64", "float": "float64", "date"
 
 PERSONAL_FIELDS = ("name", "email")
 
+# What readers (the report, the dashboard) call the fields the segment summary compares as key traits.
+FIELD_LABELS = {
+    "age": "Age", "income": "Income", "credit_score": "Credit score", "loyalty_points": "Loyalty points",
+    "churn_risk": "Churn risk", "support_tickets": "Support tickets", "avg_order_value": "Avg order value",
+    "gender": "Gender", "favorite_category": "Favourite category", "device_type": "Device",
+    "subscription": "Premium", "marketing_opt_in": "Marketing opt-in",
+}
+
 
 @cache
 def metadata() -> dict[str, Any]:

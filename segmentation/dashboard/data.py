@@ -47,7 +47,7 @@ REQUIRED_COLUMNS = frozenset(
 )
 SUMMARY_COLUMNS = frozenset(
     {"segment_id", "segment_name", "description", "color", "customers", "customer_share", "revenue", "revenue_share",
-     "key_traits", "actions", "risks"}
+     "trait_features", "trait_effects", "trait_values", "trait_rest_values", "actions", "risks"}
 )
 
 

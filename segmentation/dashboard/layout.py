@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from segmentation.dashboard.data import ALL, NO, YES, DashboardData, Kpis
 from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figure
+from segmentation.dashboard.words import trait_texts
 from segmentation.migration import command_hint
 
 FILTER_IDS = {
@@ -266,7 +267,7 @@ def _segment_row(row: dict) -> html.Tr:
             html.Td(f"{int(row['customers']):,}", className="num"),
             html.Td(percent(row["customer_share"]), className="num"),
             html.Td(percent(row["revenue_share"]), className="num"),
-            html.Td(_bullets(row["key_traits"])),
+            html.Td(_bullets(trait_texts(row))),
             html.Td(_bullets(row["actions"])),
             html.Td(_bullets(row["risks"])),
         ]

@@ -318,7 +318,6 @@ def _result(parsed: ibis.Table, source: OrderSource, params: Params, check_id: s
             f"{describe_rows(count, [e[ROW] for e in result.examples if e[SOURCE_FILE] == first_file])}{first}; "
             f"policy for check '{check_id}' is 'fail' in {params.path}: fix those rows, or set it to drop"
         )
-    result.action = f"dropped {describe_rows(count)}"
     return result
 
 

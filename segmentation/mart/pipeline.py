@@ -61,8 +61,8 @@ MART_COLUMNS = (
     "support_tickets", quality.FLAGS, "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
     "rfm_code", "segment_id", "segment_name",
 )
-SUMMARY_LISTS = {"key_traits": pa.string(), "trait_features": pa.string(), "trait_effects": pa.float64(),
-                 "actions": pa.string(), "risks": pa.string()}
+SUMMARY_LISTS = {"trait_features": pa.string(), "trait_effects": pa.float64(), "trait_values": pa.float64(),
+                 "trait_rest_values": pa.float64(), "actions": pa.string(), "risks": pa.string()}
 
 Progress = Callable[[str], None]
 

@@ -69,7 +69,15 @@ class CheckResult:
     policy: str
     count: int
     examples: list[dict[str, Any]] = field(default_factory=list)
-    action: str = "none needed"
+
+    @property
+    def action(self) -> str:
+        """What was done, for the console line of `validate` (not stored: the report words it from policy and
+        count)."""
+        if not self.count:
+            return "none needed"
+        return {"drop": "dropped", "flag": "kept and flagged"}.get(self.policy, self.policy) + \
+            f" {describe_rows(self.count)}"
 
 
 @dataclass
@@ -269,7 +277,6 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
             result.examples = _examples(parsed, checked.filter(checked[fails[check.id]]), check.fields)
             if policy == "fail":
                 raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
-            result.action = {"drop": "dropped", "flag": "kept and flagged"}[policy] + f" {describe_rows(count)}"
         results.append(result)
 
     flags = [ibis.ifelse(checked[fails[r.id]], "," + r.id, "") for r in results if r.policy == "flag" and r.count]

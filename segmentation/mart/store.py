@@ -25,7 +25,9 @@ import pandas as pd
 from segmentation.core import atomic
 from segmentation.core.errors import MartFolderError, MartMissingError, SegmentationError
 
-SCHEMA_VERSION = 2  # 2: the manifest lists every file with its size and sha256
+# 2: the manifest lists every file with its size and sha256; 3: numbers only, no sentences (key traits as numbers in
+# the summary, insights without title and sentence, data-quality checks without their action text)
+SCHEMA_VERSION = 3
 CUSTOMERS = "customer_segments.parquet"
 SUMMARY = "segment_summary.parquet"
 INSIGHTS = "insights.json"

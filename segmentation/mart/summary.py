@@ -3,12 +3,14 @@
 Key traits are the five attributes whose segment value differs most from the rest of the customers, by effect
 size: Cohen's d (difference of means over the pooled standard deviation) for numeric attributes, Cohen's h
 (2·asin√p₁ − 2·asin√p₂) for the share of a category or of a yes/no attribute. R, F and M themselves are left
-out: the rules define the segments by them, so they would always top the list.
+out: the rules define the segments by them, so they would always top the list. Each trait is stored as numbers
+(feature code, effect size, the segment's value and the rest's); the report and the dashboard word them.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -18,17 +20,30 @@ from ibis import _
 from segmentation.config.params import Params
 from segmentation.core.stats import SCALES, exact_sums, mean, mean_var
 
-NUMERIC_TRAITS = {
-    "age": "Age", "income": "Income", "credit_score": "Credit score", "loyalty_points": "Loyalty points",
-    "churn_risk": "Churn risk", "support_tickets": "Support tickets", "avg_order_value": "Avg order value",
-}
-CATEGORY_TRAITS = {"gender": "Gender", "favorite_category": "Favourite category", "device_type": "Device"}
-FLAG_TRAITS = {"subscription": "Premium", "marketing_opt_in": "Marketing opt-in"}
+NUMERIC_TRAITS = ("age", "income", "credit_score", "loyalty_points", "churn_risk", "support_tickets", "avg_order_value")
+CATEGORY_TRAITS = ("gender", "favorite_category", "device_type")  # feature code of a level: "<field>=<level>"
+FLAG_TRAITS = ("subscription", "marketing_opt_in")  # feature code: the field (the share of yes)
 KPIS = (
     "avg_monetary", "avg_frequency", "avg_recency_days", "avg_order_value", "premium_rate", "opt_in_rate",
     "avg_churn_risk", "avg_support_tickets",
 )
 TOP_TRAITS = 5
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A key trait's feature code, read: its field, the category level (None for numbers and yes/no fields), and
+    whether its values are shares (a category level, a yes/no field) rather than means."""
+
+    field: str
+    level: str | None
+    share: bool
+
+
+def parse_feature(code: str) -> Feature:
+    """Read a feature code of `trait_features`: 'age', 'subscription' or 'gender=Female'."""
+    field, is_level, level = code.partition("=")
+    return Feature(field, level if is_level else None, bool(is_level) or field in FLAG_TRAITS)
 
 
 TRAIT_COLUMNS = (*NUMERIC_TRAITS, "monetary", "frequency", "recency_days", "subscription", "marketing_opt_in")
@@ -93,16 +108,18 @@ def segment_summary(stats: pd.DataFrame, counts: pd.DataFrame, params: Params) -
             row[kpi] = value
             row[f"delta_{kpi}"] = value / overall[kpi] - 1 if overall[kpi] else math.nan
         seg_traits = traits.get(seg.id, [])
-        row["key_traits"] = [t["text"] for t in seg_traits]
         row["trait_features"] = [t["feature"] for t in seg_traits]
         row["trait_effects"] = [t["effect"] for t in seg_traits]
+        row["trait_values"] = [t["value"] for t in seg_traits]
+        row["trait_rest_values"] = [t["rest"] for t in seg_traits]
         row["actions"], row["risks"] = list(seg.actions), list(seg.risks)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def key_traits(stats: pd.DataFrame, counts: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Per segment id, the top traits by absolute effect size (largest first), each with a readable text."""
+    """Per segment id, the top traits by absolute effect size (largest first): feature code, effect size, and the
+    segment's and the rest's mean (numeric attributes) or share (category levels, yes/no attributes)."""
     candidates: dict[str, list[dict[str, Any]]] = {}
     for seg_id, items in _numeric_effects(stats).items():
         candidates.setdefault(seg_id, []).extend(items)
@@ -122,21 +139,21 @@ def _numeric_effects(stats: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         n1, n2 = int(row["n"]), int(totals["n"] - row["n"])
         if n1 < 2 or n2 < 2:
             continue
-        for col, label in NUMERIC_TRAITS.items():
+        for col in NUMERIC_TRAITS:
             total, total_sq = row[f"{col}__sum"], row[f"{col}__sumsq"]
             m1, v1 = mean_var(total, total_sq, n1, col)
             m2, v2 = mean_var(totals[f"{col}__sum"] - total, totals[f"{col}__sumsq"] - total_sq, n2, col)
             pooled = math.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
             d = (m1 - m2) / pooled if pooled > 0 else 0.0
-            text = f"{label}: {_fmt(m1)} vs {_fmt(m2)} for the rest ({_size(d)} {_direction(d)}, d = {d:+.2f})"
-            out.setdefault(row["segment_id"], []).append({"feature": col, "effect": round(d, 6), "text": text})
+            out.setdefault(row["segment_id"], []).append({"feature": col, "effect": round(d, 6), "value": m1,
+                                                          "rest": m2})
     return out
 
 
 def _share_effects(counts: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Cohen's h of each category level's share (and of yes/no attributes), segment vs rest."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for col, label in {**CATEGORY_TRAITS, **FLAG_TRAITS}.items():
+    for col in (*CATEGORY_TRAITS, *FLAG_TRAITS):
         levels = counts.assign(level=counts[col].astype(str))
         grid = levels.pivot_table(index="segment_id", columns="level", values="n", aggfunc="sum").fillna(0)
         level_totals = grid.sum(axis=0)
@@ -148,34 +165,12 @@ def _share_effects(counts: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
                 p1 = row.get(level, 0) / n1
                 p2 = (level_totals.get(level, 0) - row.get(level, 0)) / n2
                 h = 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2))
-                name = label if col in FLAG_TRAITS else f"{label} {level}"
                 feature = col if col in FLAG_TRAITS else f"{col}={level}"
-                text = f"{name}: {p1:.0%} vs {p2:.0%} for the rest ({_size(h)} {_direction(h)}, h = {h:+.2f})"
-                out.setdefault(seg_id, []).append({"feature": feature, "effect": round(h, 6), "text": text})
+                out.setdefault(seg_id, []).append({"feature": feature, "effect": round(h, 6), "value": float(p1),
+                                                   "rest": float(p2)})
     return out
 
 
 def _total(stats: pd.DataFrame) -> pd.Series:
     """The exact sums over all groups."""
     return stats.drop(columns="segment_id").sum()
-
-
-def _size(effect: float) -> str:
-    """Cohen's conventional words for an effect size."""
-    size = abs(effect)
-    return "much" if size >= 0.8 else "clearly" if size >= 0.5 else "slightly" if size >= 0.2 else "barely"
-
-
-def _direction(effect: float) -> str:
-    """'higher' or 'lower'."""
-    return "higher" if effect >= 0 else "lower"
-
-
-def _fmt(value: float) -> str:
-    """A number with sensible precision for a sentence."""
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-

@@ -24,6 +24,7 @@ from matplotlib.colors import ListedColormap, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from segmentation.core.stats import SCALES, gini  # noqa: E402
 from segmentation.report import formatting as fmt  # noqa: E402
 from segmentation.report.context import ReportContext  # noqa: E402
 from segmentation.report.display import needs_attributes  # noqa: E402
@@ -250,16 +251,6 @@ def lorenz_points(monetary: pd.Series, points: int = 201) -> tuple[np.ndarray, n
     return x, cum[idx] / total
 
 
-def gini(monetary: pd.Series) -> float:
-    """Gini coefficient of spend (0 = everyone spends the same, 1 = one customer spends everything)."""
-    spend = np.sort(monetary.to_numpy(dtype=float))
-    n = len(spend)
-    if n == 0 or spend.sum() == 0:
-        return 0.0
-    ranks = np.arange(1, n + 1)
-    return float((2 * (ranks * spend).sum()) / (n * spend.sum()) - (n + 1) / n)
-
-
 @styled
 def lorenz_curve(ctx: ReportContext) -> ReportFigure:
     """Revenue concentration: the Lorenz curve of customer spend against the line of equal spend."""
@@ -274,7 +265,8 @@ def lorenz_curve(ctx: ReportContext) -> ReportFigure:
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Share of customers (lowest spend first)", ylabel="Share of revenue")
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
-    ax.set_title(f"Revenue concentration (Gini {gini(ctx.customers['monetary']):.2f})", loc="left")
+    concentration = gini(ctx.customers["monetary"], SCALES["monetary"])
+    ax.set_title(f"Revenue concentration (Gini {concentration:.2f})", loc="left")
     ax.legend(loc="upper left")
     return render(fig, "revenue-concentration", "Lorenz curve of customer spend")
 

@@ -53,6 +53,17 @@ def delta(value: float) -> str:
     return text.replace("-", "−")
 
 
+def number(value: float) -> str:
+    """A measured value with the precision its size calls for: 52,340, 41.3, 0.42."""
+    if value is None or math.isnan(value):
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
 def score_span(rng: tuple[int, int] | None, fallback: str = "any") -> str:
     """A score range as '4–5', one score as '3', no range (the fallback segment) as `fallback`."""
     if rng is None:

@@ -6,8 +6,10 @@ the chapter is in the report only when both exist and belong to the mart as it i
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,11 +82,39 @@ def headline(ctx: ReportContext) -> Markdown:
              stayed=fmt.count(t["stayed"]), stay=fmt.share(stay), moved=fmt.count(t["moved"]),
              new=fmt.count(t["new"]), lapsed=fmt.count(t["lapsed"]))]
     if mig.info.get("top_movements"):
-        lines.append(Md("The largest movement by revenue: {}").format(mig.info["top_movements"][0]["sentence"]))
+        lines.append(Md("The largest movement by revenue: {}").format(movement_sentence(mig.info["top_movements"][0])))
     if not mig.current:
         lines.append(Md("*This comparison was computed for an earlier build of the mart; rerun {}.*")
                      .format(md_code(command_hint(ctx.mart.path))))
     return Markdown(Md("\n\n").join(lines))
+
+
+def movement_sentence(move: dict[str, Any]) -> str:
+    """One flow of `top_movements` in a sentence chosen by its numbers: new customers, lapsed ones, or a move (and
+    whether they bought since). Plain text (it names segments from the params): escaped where it is shown."""
+    n, before, after = int(move["customers"]), float(move["revenue_before"]), float(move["revenue_after"])
+    people = f"{fmt.count(n)} customer{'s' if n != 1 else ''}"
+    if move["from_segment_id"] == NEW:
+        return f"{people} new to the file joined {move['to_segment_name']}, with {fmt.money(after)} of lifetime spend."
+    share = _share_of(move["share_of_from"], move["from_segment_name"])
+    if move["to_segment_id"] == LAPSED:
+        return f"{people} ({share}) are no longer in the customer file; they had spent {fmt.money(before)}."
+    gained = after - before
+    if gained == 0:
+        since = "they have not bought since"
+    elif gained < 0:
+        since = f"their lifetime spend has fallen by {fmt.money(-gained)} since (refunds or corrections)"
+    else:
+        since = f"together they have spent {fmt.money(gained)} since"
+    return (f"{people} ({share}) moved to {move['to_segment_name']}; they had spent {fmt.money(before)} in their "
+            f"lifetime, and {since}.")
+
+
+def _share_of(share: float | None, segment: str) -> str:
+    """'35% of Top Customers', '4.2% of At Risk', or 'of At Risk' when the share is not known."""
+    if share is None or math.isnan(share):
+        return f"of {segment}"
+    return f"{fmt.share(share, 0 if share >= 0.1 else 1)} of {segment}"
 
 
 @styled
@@ -145,7 +175,7 @@ def movements(ctx: ReportContext) -> Table:
         "Share of from segment": m["share_of_from"],
         "Revenue before": float(m["revenue_before"]),
         "Revenue after": float(m["revenue_after"]),
-        "What it means": m["sentence"],
+        "What it means": movement_sentence(m),
     } for m in mig.info.get("top_movements", [])]
     frame = pd.DataFrame(rows, columns=["Movement", "Customers", "Share of from segment", "Revenue before",
                                         "Revenue after", "What it means"])

@@ -11,10 +11,12 @@ from typing import Any
 import pandas as pd
 
 from segmentation.report import formatting as fmt
+from segmentation.report import insights as insight_words
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown
 from segmentation.report.escape import Md, md_code, md_code_block
 from segmentation.report.recommend import recommendations
+from segmentation.report.tables import check_action
 
 
 def headline(ctx: ReportContext) -> Markdown:
@@ -29,13 +31,14 @@ def headline(ctx: ReportContext) -> Markdown:
 
 
 def key_insights(ctx: ReportContext) -> Markdown:
-    """The four key insights: title, sentence and the numbers behind each."""
+    """The four key insights: title, sentence and the numbers behind each (segmentation.report.insights)."""
     items = []
     for i, item in enumerate(ctx.mart.insights["insights"], start=1):
-        numbers = insight_numbers(item.get("numbers", {}))
-        title = item["title"].rstrip()
-        title += "" if title.endswith((".", ":", "!", "?")) else "."
-        line = Md("{}. **{}** {}").format(i, title, item["sentence"])
+        numbers = insight_numbers({k: v for k, v in item["numbers"].items() if k not in insight_words.SCORE_BOUNDS})
+        definition = insight_words.definition(item)
+        if definition:
+            numbers += f"{'; ' if numbers else ''}definition: {definition}"
+        line = Md("{}. **{}.** {}").format(i, insight_words.title(item), insight_words.sentence(item))
         if numbers:
             line += Md("  \n   *Numbers:* {}").format(numbers)
         items.append(line)
@@ -118,7 +121,7 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
         if check["id"] == "duplicate_ids":
             continue
         lines.append(Md("- **{}** ({}): {} rows, policy *{}* → {}.").format(
-            check["id"], check["description"], fmt.count(check["count"]), check["policy"], check["action"]))
+            check["id"], check["description"], fmt.count(check["count"]), check["policy"], check_action(check)))
     return Markdown(Md("\n").join(lines))
 
 

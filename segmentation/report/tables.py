@@ -13,6 +13,7 @@ from segmentation.report import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Table, needs_attributes
 from segmentation.report.recommend import recommendations
+from segmentation.report.traits import trait_texts
 
 # Keys never shown even if a data-quality example carried them: no personal data on any page.
 PRIVATE_KEYS = frozenset({"name", "email", "first_name", "last_name", "phone", "address"})
@@ -33,7 +34,7 @@ def segment_overview(ctx: ReportContext) -> Table:
             "Customers": int(row["customers"]),
             "% of customers": float(row["customer_share"]),
             "% of revenue": float(row["revenue_share"]),
-            "Key traits": list(row["key_traits"])[:3],  # all five are on the segment's own page
+            "Key traits": trait_texts(row)[:3],  # all five are on the segment's own page
             "KPI vs overall": largest_deltas(row),
             "Recommended actions": list(row["actions"]),
             "Risks": list(row["risks"]),
@@ -64,12 +65,21 @@ def quality_checks(ctx: ReportContext) -> Table:
         "What it looks for": check["description"],
         "Policy": check["policy"],
         "Rows found": int(check["count"]),
-        "Action": check["action"],
+        "Action": check_action(check),
     } for check in ctx.mart.quality["checks"]]
     where = "the orders table (order_…, unknown_customers), then the customers" if ctx.mart.quality.get("orders") \
         else "the customer file"
     return Table(pd.DataFrame(rows), caption=f"Checks run on {where}, in order",
                  formats={"Rows found": fmt.count})
+
+
+def check_action(check: dict[str, Any]) -> str:
+    """What was done about a data-quality check's rows: 'dropped 12 rows', 'kept and flagged 1 row', 'none needed'."""
+    count = int(check["count"])
+    if not count:
+        return "none needed"
+    done = {"drop": "dropped", "flag": "kept and flagged"}.get(check["policy"], check["policy"])
+    return f"{done} {fmt.count(count)} {'row' if count == 1 else 'rows'}"
 
 
 def quality_examples(ctx: ReportContext, per_check: int = 3) -> Table:
@@ -184,12 +194,12 @@ def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
     """The segment's five most distinctive traits and their effect sizes."""
     row = ctx.summary_row(segment_id)
     frame = pd.DataFrame({
-        "Trait": list(row["key_traits"]),
+        "Trait": trait_texts(row),
         "Feature": list(row["trait_features"]),
         "Effect size": [float(e) for e in row["trait_effects"]],
     }, columns=["Trait", "Feature", "Effect size"])
     frame.insert(0, "#", range(1, len(frame) + 1))
-    return Table(frame, caption="Effect size: Cohen's d for numbers, difference in share ÷ pooled SD for categories",
+    return Table(frame, caption="Effect size: Cohen's d for numbers, Cohen's h for shares (a category, premium, opt-in)",
                  formats={"Effect size": lambda v: f"{v:+.2f}"})
 
 

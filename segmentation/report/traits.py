@@ -1,0 +1,30 @@
+"""A segment's key traits in words, from the summary's numbers (feature code, effect size, the segment's value and
+the rest's): 'Age: 52.3 vs 41.0 for the rest (much higher, d = +0.85)'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segmentation.config.schema import FIELD_LABELS
+from segmentation.core.stats import effect_size_class
+from segmentation.mart.summary import parse_feature
+from segmentation.report import formatting as fmt
+
+# Cohen's classes of an effect size, as the adverb before 'higher' or 'lower'
+SIZE_WORDS = {"large": "much", "medium": "clearly", "small": "slightly", "negligible": "barely"}
+
+
+def trait_text(feature: str, effect: float, value: float, rest: float) -> str:
+    """One trait as plain text (a category level from the customer file is in it: escaped where it is shown)."""
+    found = parse_feature(feature)
+    name = FIELD_LABELS.get(found.field, found.field) + ("" if found.level is None else f" {found.level}")
+    shown = (lambda v: fmt.share(v, 0)) if found.share else fmt.number
+    direction = "higher" if effect >= 0 else "lower"
+    return (f"{name}: {shown(value)} vs {shown(rest)} for the rest ({SIZE_WORDS[effect_size_class(effect)]} "
+            f"{direction}, {'h' if found.share else 'd'} = {effect:+.2f})")
+
+
+def trait_texts(row: Any) -> list[str]:
+    """The key traits of one row of the segment summary, most distinctive first."""
+    return [trait_text(*trait) for trait in zip(row["trait_features"], row["trait_effects"], row["trait_values"],
+                                                row["trait_rest_values"])]
