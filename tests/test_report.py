@@ -45,7 +45,7 @@ from segmentation.report.recommend import (
 )
 from segmentation.report.escape import md_text
 from segmentation.report.site import external_assets
-from segmentation.report.traits import trait_text, trait_texts
+from segmentation.words.traits import trait_text, trait_texts
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
 

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from segmentation.dashboard.data import ALL, NO, YES, DashboardData, Kpis
 from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figure
-from segmentation.dashboard.words import trait_texts
+from segmentation.words.traits import trait_texts
 from segmentation.migration import command_hint
 
 FILTER_IDS = {

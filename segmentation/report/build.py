@@ -28,7 +28,7 @@ from segmentation.core import atomic
 from segmentation.core.fingerprint import fingerprint
 from segmentation.mart.store import read_mart
 from segmentation.migration import command_hint, read_migration
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 from segmentation.report.chapters import (
     ChapterRun,
     execute_chapters,

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from segmentation.core.stats import SCALES, gini  # noqa: E402
-from segmentation.report import formatting as fmt  # noqa: E402
+from segmentation.words import formatting as fmt  # noqa: E402
 from segmentation.report.context import ReportContext  # noqa: E402
 from segmentation.report.display import needs_attributes  # noqa: E402
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 
 TITLES = {
     "revenue_concentration": "Revenue concentration",

@@ -17,7 +17,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Rectangle
 
 from segmentation.migration import LAPSED, NEW, Migration, command_hint, read_migration
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 from segmentation.report import insights as insight_words
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 from segmentation.report.context import ReportContext
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from segmentation.config.rules import coverage
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Table, needs_attributes
 from segmentation.report.recommend import recommendations
-from segmentation.report.traits import trait_texts
+from segmentation.words.traits import trait_texts
 
 # Keys never shown even if a data-quality example carried them: no personal data on any page.
 PRIVATE_KEYS = frozenset({"name", "email", "first_name", "last_name", "phone", "address"})

@@ -8,7 +8,7 @@ from typing import Any
 from segmentation.config.schema import FIELD_LABELS
 from segmentation.core.stats import effect_size_class
 from segmentation.mart.summary import parse_feature
-from segmentation.report import formatting as fmt
+from segmentation.words import formatting as fmt
 
 # Cohen's classes of an effect size, as the adverb before 'higher' or 'lower'
 SIZE_WORDS = {"large": "much", "medium": "clearly", "small": "slightly", "negligible": "barely"}
@@ -24,7 +24,11 @@ def trait_text(feature: str, effect: float, value: float, rest: float) -> str:
             f"{direction}, {'h' if found.share else 'd'} = {effect:+.2f})")
 
 
+TRAIT_COLUMNS = ("trait_features", "trait_effects", "trait_values", "trait_rest_values")
+
+
 def trait_texts(row: Any) -> list[str]:
-    """The key traits of one row of the segment summary, most distinctive first."""
-    return [trait_text(*trait) for trait in zip(row["trait_features"], row["trait_effects"], row["trait_values"],
-                                                row["trait_rest_values"])]
+    """The key traits of one row of the segment summary, most distinctive first (a mapping or a pandas row; Parquet
+    lists may arrive as arrays, and a segment too small to compare has none)."""
+    lists = [[] if row.get(column) is None else list(row[column]) for column in TRAIT_COLUMNS]
+    return [trait_text(*trait) for trait in zip(*lists)]
