@@ -8,9 +8,13 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segmentation.core import interrupt
 from segmentation.core.errors import SegmentationError
+
+if TYPE_CHECKING:
+    from segmentation.config.params import Params
 
 DEFAULT_PARAMS = Path("params/default.yaml")
 DEFAULT_RAW = Path("data/raw/synthetic_customers.csv")
@@ -198,7 +202,7 @@ def _engine_option(parser: argparse.ArgumentParser) -> None:
                         help="query engine; overrides the params' engine.name (default: as in the params, duckdb)")
 
 
-def _load_params(args: argparse.Namespace):
+def _load_params(args: argparse.Namespace) -> Params:
     """The params file, with --input and --engine applied."""
     from dataclasses import replace
 

@@ -139,7 +139,8 @@ def quantile_scores(values: pd.Series, bins: int) -> tuple[np.ndarray, pd.Series
 def test_cdnow_mart_scores_match_an_independent_quantile_scoring(cdnow_mart, expected):
     params = cdnow_mart["params"]
     bins = params["scores"]["bins"]
-    merged = expected.merge(cdnow_mart["customers"], on="source_customer_id", suffixes=("", "_mart"), validate="one_to_one")
+    merged = expected.merge(cdnow_mart["customers"], on="source_customer_id", suffixes=("", "_mart"),
+                            validate="one_to_one")
     assert len(merged) == len(expected)
     values = {"r": -merged["recency_days"], "f": merged["frequency"], "m": merged["monetary"]}
     for dim, value in values.items():

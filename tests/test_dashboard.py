@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from segmentation.config.params import Params, load_params
 from segmentation.dashboard import bench
 from segmentation.dashboard import data as d
-from segmentation.words import traits as words  # the report's wording too
 from segmentation.dashboard.app import create_app
 from segmentation.dashboard.callbacks import (
     RESET_ID,
@@ -40,6 +39,7 @@ from segmentation.dashboard.layout import (
 )
 from segmentation.mart.pipeline import run
 from segmentation.mart.store import CONTACTS, CUSTOMERS, MANIFEST, publishing
+from segmentation.words import traits as words  # the report's wording too
 from tests.conftest import ROOT
 
 # (filters, the same selection as a pandas boolean mask) built from the mart's own values
@@ -124,7 +124,8 @@ def test_breakdowns_match_pandas(case: str, data: d.DashboardData, customers: pd
 
     heat = d.category_by_segment(data, mask)
     heat_cells = heat.stack()
-    assert heat_cells[heat_cells > 0].to_dict() == selected.groupby(["favorite_category", "segment_id"]).size().to_dict()
+    expected = selected.groupby(["favorite_category", "segment_id"]).size()
+    assert heat_cells[heat_cells > 0].to_dict() == expected.to_dict()
 
 
 def test_segments_keep_report_order_and_colours(data: d.DashboardData, small_mart: Params) -> None:

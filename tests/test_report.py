@@ -38,12 +38,12 @@ from segmentation.report.chapters import (
     inputs_digest,
     plan_chapters,
 )
+from segmentation.report.escape import md_text
 from segmentation.report.recommend import (
     median_orders,
     recommendations,
     target_segments,
 )
-from segmentation.report.escape import md_text
 from segmentation.report.site import external_assets
 from segmentation.words.traits import trait_text, trait_texts
 

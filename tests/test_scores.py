@@ -38,7 +38,8 @@ def test_scores_are_in_range_monotone_and_equal_for_ties(xs, bins):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(min_value=2, max_value=400), st.integers(min_value=2, max_value=8), st.randoms(use_true_random=False))
+@given(st.integers(min_value=2, max_value=400), st.integers(min_value=2, max_value=8),
+       st.randoms(use_true_random=False))
 def test_distinct_values_fill_every_bin_within_one_customer(n, bins, rnd):
     xs = list(range(n))
     rnd.shuffle(xs)
@@ -58,7 +59,8 @@ def test_rfm_code_joins_the_three_scores():
 def test_cutoffs_are_the_quantiles_at_k_over_n():
     rng = np.random.default_rng(0)
     money = rng.lognormal(4, 1, 1000)
-    table = ibis.memtable(pd.DataFrame({"recency_days": np.arange(1000), "frequency": np.arange(1000), "monetary": money}))
+    frame = pd.DataFrame({"recency_days": np.arange(1000), "frequency": np.arange(1000), "monetary": money})
+    table = ibis.memtable(frame)
     cuts = cutoffs(table, 4)
     np.testing.assert_allclose(cuts["m"], np.quantile(money, [0.25, 0.5, 0.75]))
     np.testing.assert_allclose(cuts["r"], np.quantile(-np.arange(1000), [0.25, 0.5, 0.75]))

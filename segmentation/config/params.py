@@ -16,7 +16,8 @@ from segmentation.core.errors import ParamsError
 POLICIES = ("fail", "drop", "flag")
 DEFAULT_INPUT = "data/raw/synthetic_customers.csv"
 ENGINES = ("duckdb", "spark")
-# local, local[4], local[*], local[4,2], spark://host:7077, yarn, k8s://https://host:443, sc://host:15002 (Spark Connect)
+# local, local[4], local[*], local[4,2], spark://host:7077, yarn, k8s://https://host:443,
+# sc://host:15002 (Spark Connect)
 SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|sc)://\S+")
 
 # Every data-quality check, its default policy, and what it looks for (shown in the DQ report).

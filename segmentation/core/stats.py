@@ -79,7 +79,7 @@ def mean_var(total: int, total_sq: int, n: int, column: str) -> tuple[float, flo
     return total / n / SCALES[column], max(var_scaled, 0.0) / SCALES[column] ** 2
 
 
-def _div(a, b):
+def _div(a: Any, b: Any) -> Any:
     """Elementwise a / b for object columns of Python ints (or plain ints)."""
     if isinstance(a, pd.Series):
         return pd.Series([x / y if y else float("nan") for x, y in zip(a, b)], index=a.index, dtype="float64")

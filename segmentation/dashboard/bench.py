@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import dash
+
 from segmentation.dashboard.app import create_app
 from segmentation.dashboard.data import (
     FILTER_KEYS,
@@ -44,7 +46,7 @@ def scenarios(data: DashboardData) -> dict[str, Filters]:
     }
 
 
-def callback_bodies(app, filters: Filters) -> dict[str, dict]:
+def callback_bodies(app: dash.Dash, filters: Filters) -> dict[str, dict]:
     """The request body the browser would post for each callback when the widgets hold `filters`."""
     widgets = filters.as_values()
     value_of = {FILTER_IDS[key]: widgets[key] for key in FILTER_KEYS}
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             payload = json.dumps(body)
             sizes = []
 
-            def post() -> None:
+            def post(payload: str = payload, sizes: list[int] = sizes) -> None:  # bound now, not at call time
                 response = client.post("/_dash-update-component", data=payload, content_type="application/json")
                 assert response.status_code in (200, 204), response.data[:500]
                 sizes.append(len(response.data))

@@ -84,24 +84,24 @@ def register_callbacks(app: dash.Dash, source: d.MartSource) -> None:
 
     @app.callback(*filter_outputs, Output(URL_ID, "search"), Input(URL_ID, "search"), Input(RESET_ID, "n_clicks"),
                   *filter_inputs)
-    def _sync(search, _reset, *values):
+    def _sync(search: str | None, _reset: int | None, *values: Any) -> tuple:
         widgets, query = sync_filters_and_url(ctx.triggered_id, search, dict(zip(d.FILTER_KEYS, values)), current())
         keep = dash.no_update
         widget_values = [keep] * len(d.FILTER_KEYS) if widgets is None else [widgets[k] for k in d.FILTER_KEYS]
         return *widget_values, keep if query is None else query
 
     @app.callback(Output("kpi-cards", "children"), Output("export-note", "children"), *filter_inputs)
-    def _summary(*values):
+    def _summary(*values: Any) -> tuple:
         return summary_outputs(current(), _filters(values))
 
     @app.callback(*[Output(graph_id, "figure") for graph_id in GRAPH_IDS.values()], *filter_inputs)
-    def _figures(*values):
+    def _figures(*values: Any) -> tuple:
         drawn = figure_outputs(current(), _filters(values))
         return tuple(drawn[key] for key in GRAPH_IDS)
 
     @app.callback(Output("export-download", "data"), Input("export-button", "n_clicks"), State("export-scope", "value"),
                   *filter_states, prevent_initial_call=True)
-    def _export(_clicks, scope, *values):
+    def _export(_clicks: int | None, scope: str, *values: Any) -> dict:
         return export_download(current(), _filters(values), scope)
 
 

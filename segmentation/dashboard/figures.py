@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import functools
 import html
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def _no_data(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def as_text(values) -> list[str]:
+def as_text(values: Iterable[Any]) -> list[str]:
     """Labels from the data or the params, made plain text for plotly, which renders a subset of HTML in labels
     and hover text (`<b>`, `<a href>`); it turns the escaped entities back into the characters on screen."""
     return [html.escape(str(v), quote=False) for v in values]

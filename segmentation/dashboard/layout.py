@@ -11,8 +11,8 @@ from dash import dcc, html
 
 from segmentation.dashboard.data import ALL, NO, YES, DashboardData, Kpis
 from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figure
-from segmentation.words.traits import trait_texts
 from segmentation.migration import command_hint
+from segmentation.words.traits import trait_texts
 
 FILTER_IDS = {
     "segment": "filter-segment",
@@ -208,8 +208,9 @@ def _graphs(topojson_url: str) -> list[html.Div]:
 MIGRATION_ROW_HEIGHT = 44  # pixels per heatmap row, plus room for the title and the column labels
 
 
-def _shown_path(path) -> str:
-    """A mart folder as a reader would type it: relative to the working folder, else a placeholder (full path on hover)."""
+def _shown_path(path: str | Path) -> str:
+    """A mart folder as a reader would type it: relative to the working folder, else a placeholder (full path on
+    hover)."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:

@@ -58,7 +58,7 @@ def recency_split(cells: pd.DataFrame, bins: int) -> dict[str, Any]:
     })
 
 
-def lapsed_high_value(table: ibis.Table | pd.DataFrame, bins: int):
+def lapsed_high_value(table: ibis.Table | pd.DataFrame, bins: int) -> Any:
     """True for lapsed high-value customers: R ≤ 2 with F and M in the upper half of the scores."""
     upper = bins // 2 + 1  # the upper half of the scores, middle included when bins is odd (3 of 5)
     return (table["r_score"] <= LAPSED_R_MAX) & (table["f_score"] >= upper) & (table["m_score"] >= upper)

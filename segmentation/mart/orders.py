@@ -107,7 +107,8 @@ def find_sources(pattern: str) -> OrderSource:
         )
     kinds = {p.suffix.lower() for p in files}
     if len(files) > 1 and kinds != {".parquet"}:
-        raise InputDataError(f"{pattern}: a folder or glob of orders must hold only .parquet files, found {sorted(kinds)}")
+        raise InputDataError(f"{pattern}: a folder or glob of orders must hold only .parquet files, "
+                             f"found {sorted(kinds)}")
     if kinds - {".parquet", ".csv", ".gz", ".txt"}:
         raise InputDataError(f"{files[0]}: unsupported orders format '{files[0].suffix}' (use .csv or .parquet)")
     empty = [p for p in files if p.stat().st_size == 0]
@@ -151,8 +152,9 @@ def parse_orders(raw: ibis.Table) -> ibis.Table:
 
 
 def order_field_checks(parsed: ibis.Table, today: dt.date, reference_date: dt.date | None,
-                       plausible: PlausibleParams = PlausibleParams()) -> dict[str, dict[str, Any]]:
+                       plausible: PlausibleParams | None = None) -> dict[str, dict[str, Any]]:
     """Check id → field → predicate (true where that field fails the check; null counts as passing)."""
+    plausible = plausible or PlausibleParams()
     parsed_fields = [n for n in ("order_date", "order_value", "quantity") if n in parsed.columns]
     date = parsed.order_date
     # dates after the run's day are order_date_in_future's (that check knows when they become due)

@@ -222,7 +222,8 @@ def file_sha256(path: Path) -> str:
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON the same way every time (sorted keys, fixed indentation) so reruns are byte-identical."""
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def _load(mart_dir: Path, manifest: dict[str, Any]) -> Mart:
@@ -307,7 +308,8 @@ def _holds_manifest(folder: Path) -> bool:
 
 
 def _publish_leftover(name: str) -> bool:
-    """Entries `segmentation.core.atomic` keeps in a folder it publishes into (lock, stagings, an unfinished publish)."""
+    """Entries `segmentation.core.atomic` keeps in a folder it publishes into (lock, stagings, an unfinished
+    publish)."""
     return name in (atomic.LOCK, atomic.PUBLISHING) or name.startswith(atomic.STAGING_PREFIX)
 
 

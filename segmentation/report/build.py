@@ -28,7 +28,6 @@ from segmentation.core import atomic
 from segmentation.core.fingerprint import fingerprint
 from segmentation.mart.store import read_mart
 from segmentation.migration import command_hint, read_migration
-from segmentation.words import formatting as fmt
 from segmentation.report.chapters import (
     ChapterRun,
     execute_chapters,
@@ -46,6 +45,7 @@ from segmentation.report.site import (
     run_sphinx,
     write_sources,
 )
+from segmentation.words import formatting as fmt
 
 
 @dataclass(frozen=True)

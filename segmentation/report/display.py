@@ -110,6 +110,6 @@ NO_ATTRIBUTES = Md("*No customer attributes: the mart was built from orders with
 def needs_attributes(build: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a figure or table of customer attributes: without any (orders alone), a note is shown instead."""
     @functools.wraps(build)
-    def guarded(ctx, *args: Any, **kwargs: Any) -> Any:
+    def guarded(ctx: Any, *args: Any, **kwargs: Any) -> Any:
         return build(ctx, *args, **kwargs) if ctx.has_attributes else Markdown(NO_ATTRIBUTES)
     return guarded

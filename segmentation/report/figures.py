@@ -25,9 +25,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from segmentation.core.stats import SCALES, gini  # noqa: E402
-from segmentation.words import formatting as fmt  # noqa: E402
 from segmentation.report.context import ReportContext  # noqa: E402
 from segmentation.report.display import needs_attributes  # noqa: E402
+from segmentation.words import formatting as fmt  # noqa: E402
 
 OVERALL_COLOR = "#B0B0B0"  # "all customers" reference bars: neutral grey, never a segment colour
 INK = "#222222"
@@ -80,7 +80,7 @@ class ReportFigure:
         svg.write_text(self.svg, encoding="utf-8")
         return [png, svg]
 
-    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001, ANN202 - IPython display protocol
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001, ANN202, ARG002 - IPython display protocol
         """Both renderings (SVG for the site and PDF, PNG as fallback) and the figure's name for extraction."""
         data = {
             "image/svg+xml": self.svg,
@@ -201,7 +201,8 @@ def attribute_distributions(ctx: ReportContext) -> ReportFigure:
         ax.set(title=label, xlabel="", ylabel="Customers" if ax in (axes[0], axes[3]) else "")
         if col == "income":
             _money_ticks(ax.xaxis)
-    return render(fig, "customer-base-attributes", "Histograms of age, income, credit score, loyalty points, churn risk and support tickets")
+    return render(fig, "customer-base-attributes",
+                  "Histograms of age, income, credit score, loyalty points, churn risk and support tickets")
 
 
 CATEGORICAL_ATTRIBUTES = {
@@ -238,7 +239,8 @@ def attribute_mix(ctx: ReportContext) -> ReportFigure:
         ax.invert_yaxis()
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         ax.set_title(label, loc="left")
-    return render(fig, "customer-base-mix", "Bar charts: share of customers by gender, category, device, country, premium and opt-in")
+    return render(fig, "customer-base-mix",
+                  "Bar charts: share of customers by gender, category, device, country, premium and opt-in")
 
 
 def lorenz_points(monetary: pd.Series, points: int = 201) -> tuple[np.ndarray, np.ndarray]:
@@ -475,8 +477,9 @@ def preferences(ctx: ReportContext, segment_id: str) -> ReportFigure:
     if members.empty:
         return _no_customers(name, "Categories, devices and countries")
     fig, axes = new_figure(9, 3.0, ncols=3)
-    for ax, (col, label, top) in zip(axes, (("favorite_category", "Favourite category", 8), ("device_type", "Device", 5),
-                                            ("country", "Country (top 6)", 6))):
+    panels = (("favorite_category", "Favourite category", 8), ("device_type", "Device", 5),
+              ("country", "Country (top 6)", 6))
+    for ax, (col, label, top) in zip(axes, panels):
         seg, base = _aligned_shares(members[col], ctx.customers[col], top)
         _compare_bars(ax, seg, base, ctx.colors[segment_id], label, horizontal=True)
     _segment_legend(fig, ctx, segment_id)
@@ -538,7 +541,8 @@ def score_profiles(ctx: ReportContext) -> ReportFigure:
     means = means.reindex(summary["segment_id"])
     fig, axes = new_figure(9, 0.32 * len(summary) + 1.4, ncols=3)
     y = np.arange(len(summary))
-    for ax, (col, label) in zip(axes, (("r_score", "Avg R score"), ("f_score", "Avg F score"), ("m_score", "Avg M score"))):
+    scores = (("r_score", "Avg R score"), ("f_score", "Avg F score"), ("m_score", "Avg M score"))
+    for ax, (col, label) in zip(axes, scores):
         ax.barh(y, means[col].to_numpy(), color=summary["color"].tolist(), height=0.65)
         ax.set_xlim(0, ctx.params.bins)
         ax.set_title(label, loc="left")

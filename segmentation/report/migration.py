@@ -17,11 +17,11 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Rectangle
 
 from segmentation.migration import LAPSED, NEW, Migration, command_hint, read_migration
-from segmentation.words import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code
 from segmentation.report.figures import INK, ReportFigure, new_figure, render, styled
+from segmentation.words import formatting as fmt
 
 NEW_COLOR = LAPSED_COLOR = "#4D4D4D"  # the pseudo-segments: neutral dark grey, italic labels
 SHARE_CMAP = LinearSegmentedColormap.from_list("share", ["#F4F7FB", "#9ECAE1", "#2171B5", "#08306B"])

@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.words import formatting as fmt
 from segmentation.report import insights as insight_words
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Markdown
 from segmentation.report.escape import Md, md_code, md_code_block
 from segmentation.report.recommend import recommendations
 from segmentation.report.tables import check_action
+from segmentation.words import formatting as fmt
 
 
 def headline(ctx: ReportContext) -> Markdown:
@@ -58,7 +58,8 @@ def insight_numbers(numbers: dict[str, Any]) -> str:
         elif isinstance(value, dict) and "ratio" in value:
             verdict = "meaningful" if value.get("meaningful") else "not meaningful: the interval contains 1"
             conf = fmt.share(value.get("confidence", confidence), 0)
-            parts.append(f"{label} ×{value['ratio']:.2f} ({conf} CI {value['ci_low']:.2f}–{value['ci_high']:.2f}, {verdict})")
+            interval = f"{value['ci_low']:.2f}–{value['ci_high']:.2f}"
+            parts.append(f"{label} ×{value['ratio']:.2f} ({conf} CI {interval}, {verdict})")
         elif isinstance(value, dict):
             parts.append(f"{label}: " + ", ".join(f"{k.replace('_', ' ')} {_number(k, v)}" for k, v in value.items()))
         elif isinstance(value, str):
@@ -161,7 +162,8 @@ def segment_headline(ctx: ReportContext, segment_id: str) -> Markdown:
     row = ctx.summary_row(segment_id)
     seg = ctx.segment(segment_id)
     rule = ("every customer no earlier rule matches (the fallback)" if seg.is_fallback else
-            f"R {fmt.score_span(seg.r)}, F {fmt.score_span(seg.f)}, M {fmt.score_span(seg.m)} (precedence {int(row['precedence'])})")
+            f"R {fmt.score_span(seg.r)}, F {fmt.score_span(seg.f)}, M {fmt.score_span(seg.m)} "
+            f"(precedence {int(row['precedence'])})")
     return Markdown(Md("{}\n\n*Rule:* {}.").format(seg.description, rule))
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from segmentation.words import formatting as fmt
 from segmentation.report.context import ReportContext
+from segmentation.words import formatting as fmt
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def median_orders(ctx: ReportContext) -> float:
     return float(ctx.customers["frequency"].median())
 
 
-def _audience(ctx: ReportContext, members: pd.DataFrame) -> dict[str, float]:
+def _audience(members: pd.DataFrame) -> dict[str, float]:
     """Size of an audience: customers, how many opted in to marketing, and their revenue to date."""
     return {
         "customers": int(len(members)),
@@ -96,7 +96,7 @@ def _protect(ctx: ReportContext, segment_id: str) -> Recommendation:
         f"bring {fmt.share(row['revenue_share'])} of revenue."
     )
     return Recommendation("protect", "Protect top customers", (segment_id,), why, ctx.segment(segment_id).actions,
-                          **_audience(ctx, ctx.members(segment_id)))
+                          **_audience(ctx.members(segment_id)))
 
 
 def _activate(ctx: ReportContext, segment_id: str) -> Recommendation:
@@ -108,7 +108,7 @@ def _activate(ctx: ReportContext, segment_id: str) -> Recommendation:
         f"vs {ctx.overall['avg_recency_days']:,.0f} for all customers, {row['avg_frequency']:.1f} orders on average."
     )
     return Recommendation("activate", "Activate new customers", (segment_id,), why, ctx.segment(segment_id).actions,
-                          **_audience(ctx, ctx.members(segment_id)))
+                          **_audience(ctx.members(segment_id)))
 
 
 def _reengage(ctx: ReportContext, segment_id: str) -> Recommendation:
@@ -120,8 +120,8 @@ def _reengage(ctx: ReportContext, segment_id: str) -> Recommendation:
         f"last order vs {ctx.overall['avg_recency_days']:,.0f} for all customers, {row['avg_frequency']:.1f} orders "
         f"on average; it holds {fmt.money(row['revenue'])} of revenue to date."
     )
-    return Recommendation("reengage", "Re-engage at-risk customers", (segment_id,), why, ctx.segment(segment_id).actions,
-                          **_audience(ctx, ctx.members(segment_id)))
+    return Recommendation("reengage", "Re-engage at-risk customers", (segment_id,), why,
+                          ctx.segment(segment_id).actions, **_audience(ctx.members(segment_id)))
 
 
 def _premium(ctx: ReportContext, segment_ids: tuple[str, ...]) -> Recommendation | None:
@@ -149,4 +149,4 @@ def _premium(ctx: ReportContext, segment_ids: tuple[str, ...]) -> Recommendation
                f"1, so premium is no proven lever; treat it as a modifier inside {names}, not as a target of its own.")
         actions = ("Do not push premium as a growth lever until a test shows an uplift.",
                    "Use premium status to tailor messages inside each segment's plan (e.g. perks vs. trial).")
-    return Recommendation("premium", "Premium as a modifier", segment_ids, why, actions, **_audience(ctx, members))
+    return Recommendation("premium", "Premium as a modifier", segment_ids, why, actions, **_audience(members))

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from segmentation.config.rules import coverage
-from segmentation.words import formatting as fmt
 from segmentation.report.context import ReportContext
 from segmentation.report.display import Table, needs_attributes
 from segmentation.report.recommend import recommendations
+from segmentation.words import formatting as fmt
 from segmentation.words.traits import trait_texts
 
 # Keys never shown even if a data-quality example carried them: no personal data on any page.
@@ -90,7 +90,8 @@ def quality_examples(ctx: ReportContext, per_check: int = 3) -> Table:
             shown = {k: v for k, v in example.items() if k.lower() not in PRIVATE_KEYS}
             rows.append({"Check": check["id"], "Example": ", ".join(f"{k} = {v}" for k, v in shown.items())})
     frame = pd.DataFrame(rows, columns=["Check", "Example"])
-    source = "data-row numbers of each file" if ctx.mart.quality.get("orders") else "data-row numbers of the customer file"
+    source = ("data-row numbers of each file" if ctx.mart.quality.get("orders")
+              else "data-row numbers of the customer file")
     return Table(frame, caption=f"Example rows ({source})")
 
 
@@ -130,7 +131,8 @@ def score_cutoffs(ctx: ReportContext) -> Table:
             "Frequency (orders)": _value_range(cuts["f"], score, lambda v: f"{v:,.1f}".removesuffix(".0")),
             "Monetary (total spend)": _value_range(cuts["m"], score, fmt.money),
         })
-    return Table(pd.DataFrame(rows), caption="A score is 1 + the number of cut-offs strictly below the value; 5 is best")
+    return Table(pd.DataFrame(rows),
+                 caption="A score is 1 + the number of cut-offs strictly below the value; 5 is best")
 
 
 def _neighbour_cuts(cuts: list[float], score: int) -> tuple[float | None, float | None]:
@@ -199,7 +201,8 @@ def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
         "Effect size": [float(e) for e in row["trait_effects"]],
     }, columns=["Trait", "Feature", "Effect size"])
     frame.insert(0, "#", range(1, len(frame) + 1))
-    return Table(frame, caption="Effect size: Cohen's d for numbers, Cohen's h for shares (a category, premium, opt-in)",
+    return Table(frame,
+                 caption="Effect size: Cohen's d for numbers, Cohen's h for shares (a category, premium, opt-in)",
                  formats={"Effect size": lambda v: f"{v:+.2f}"})
 
 
@@ -208,7 +211,8 @@ def premium_split(ctx: ReportContext, segment_id: str) -> Table:
     """Premium subscribers and the rest inside the segment, side by side."""
     members = ctx.members(segment_id)
     rows = []
-    for label, group in (("Premium", members[members["subscription"]]), ("Not premium", members[~members["subscription"]])):
+    premium = members["subscription"]
+    for label, group in (("Premium", members[premium]), ("Not premium", members[~premium])):
         n = len(group)
         rows.append({
             "Group": label,
@@ -241,7 +245,8 @@ def kpi_comparison(ctx: ReportContext) -> Table:
     formats = {"Customers": fmt.count, "% of customers": _pct, "% of revenue": _pct}
     for kpi, label in fmt.KPI_LABELS.items():
         formats[label] = lambda v, kpi=kpi: "–" if v is None or math.isnan(v) else fmt.kpi_value(kpi, v)
-    return Table(pd.DataFrame(rows), caption="KPI values per segment (differences to all customers: see the grid above)",
+    return Table(pd.DataFrame(rows),
+                 caption="KPI values per segment (differences to all customers: see the grid above)",
                  formats=formats, row_colors=[*ctx.summary["color"], None], css_class="wide")
 
 
