@@ -265,7 +265,8 @@ def _run_all(pending: list[tuple[Chapter, str, Path]], base: dict[str, str], job
         for _chapter, _key, notebook, partial in futures.values():
             partial.unlink(missing_ok=True)
             if not done:
-                notebook.with_name(f".{notebook.name}.tmp").unlink(missing_ok=True)  # finish_notebook cut short
+                for leftover in atomic.temporaries(notebook.parent, notebook.name):  # finish_notebook cut short
+                    leftover.unlink(missing_ok=True)
                 if _kernel_log(notebook) != failed_log:
                     _kernel_log(notebook).unlink(missing_ok=True)
 
@@ -498,9 +499,8 @@ def finish_notebook(source: Path, target: Path, chapter: Chapter, key: str) -> N
         _retitle(nb, chapter.title)
     nb.metadata.pop("papermill", None)
     nb.metadata["segmentation"] = {"chapter": chapter.slug, "cache_key": key, "parameters": chapter.parameters}
-    staging = target.with_name(f".{target.name}.tmp")
-    nbformat.write(nb, staging)
-    os.replace(staging, target)
+    with atomic.replacing(target) as staging:
+        nbformat.write(nb, staging)
     source.unlink(missing_ok=True)
 
 
@@ -538,9 +538,10 @@ def _stored_key(notebook: Path) -> str | None:
 def _remove_stale(out_dir: Path, slugs: set[str]) -> None:
     """Delete executed notebooks of chapters no longer in the report (e.g. a segment removed from the params).
 
-    Hidden leftovers of a killed run go too: `.x.running.ipynb` (matched by the glob) and `.x.ipynb.tmp`.
+    Hidden leftovers of a killed run go too: `.x.running.ipynb` (matched by the glob) and `finish_notebook`'s
+    temporaries.
     """
-    for path in [*out_dir.glob("*.ipynb"), *out_dir.glob(".*.ipynb.tmp")]:
+    for path in [*out_dir.glob("*.ipynb"), *atomic.temporaries(out_dir, "*.ipynb")]:
         if path.stem not in slugs and not path.name.endswith(".failed.ipynb"):
             path.unlink()
     for slug in slugs:

@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,6 +39,7 @@ from faker.providers.address.en import Provider as EnglishAddressProvider
 from faker.providers.person.en_US import Provider as UsPersonProvider
 
 from segmentation.config.schema import field_names, metadata
+from segmentation.core import atomic
 from segmentation.core.errors import SegmentationError
 from segmentation.synthetic import transactions_log
 
@@ -195,8 +193,9 @@ def write_customers(
         _check_log_target(Path(transactions), (out_csv, metadata_path))
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        csv_tmp = stack.enter_context(_atomic_target(out_csv))
-        metadata_tmp = stack.enter_context(_atomic_target(metadata_path))
+        # all files go in place together, once everything is written: the stack closes in reverse order
+        csv_tmp = stack.enter_context(atomic.replacing(out_csv))
+        metadata_tmp = stack.enter_context(atomic.replacing(metadata_path))
         chunks = _generate_chunks(rows, seed, as_of, progress, unique_ids=transactions is not None)
         if transactions is not None:
             log = _open_orders_log(stack, Path(transactions))
@@ -727,8 +726,9 @@ def _open_orders_log(stack: ExitStack, path: Path) -> transactions_log.OrdersWri
     layout = transactions_log.log_layout(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic = _atomic_folder(path) if layout == "parts" else _atomic_target(path)
-        temporary = stack.enter_context(atomic)
+        temporary = stack.enter_context(atomic.replacing(path))
+        if layout == "parts":
+            temporary.mkdir()
         return stack.enter_context(transactions_log.OrdersWriter(temporary, layout))
     except OSError as error:
         raise SegmentationError(f"cannot write the transaction log {path}: {error}") from error
@@ -747,43 +747,6 @@ def _metadata_json(rows: int, seed: int, as_of: date, *, transactions: bool = Fa
     document.update({key: value for key, value in reference.items() if key not in document})
     document["generation"] = generation_notes(as_of, transactions=transactions)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-@contextmanager
-def _atomic_target(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target` that replaces it only if the block succeeds."""
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-@contextmanager
-def _atomic_folder(target: Path) -> Iterator[Path]:
-    """Yield a new temporary folder beside `target` that replaces it only if the block succeeds.
-
-    A folder can't be renamed over a non-empty one, so an old `target` is moved
-    aside first and deleted once the new folder is in place (or moved back).
-    """
-    token = uuid.uuid4().hex
-    temporary = target.with_name(f".{target.name}.{token}.tmp")
-    old = target.with_name(f".{target.name}.{token}.old")
-    temporary.mkdir()
-    try:
-        yield temporary
-        if target.exists():
-            os.replace(target, old)
-        try:
-            os.replace(temporary, target)
-        except OSError:
-            if old.exists():
-                os.replace(old, target)
-            raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _resolve_as_of(as_of: date | None) -> date:
