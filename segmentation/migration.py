@@ -24,9 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segmentation.config.params import Params
+from segmentation.core import atomic
 from segmentation.core.errors import SegmentationError
 from segmentation.core.stats import SCALES, scaled
 from segmentation.mart.store import (
@@ -478,18 +477,7 @@ def _write(frame: pd.DataFrame, info: dict[str, Any], out_path: Path) -> None:
         return
     out_path.parent.mkdir(parents=True, exist_ok=True)
     json_path = out_path.with_name(MIGRATION_JSON)
-    with _beside(out_path) as tmp, _beside(json_path) as tmp_json:
+    # the inner block goes in place first: parquet, then JSON, so a reader that sees the new JSON sees the new flows
+    with atomic.replacing(json_path) as tmp_json, atomic.replacing(out_path) as tmp:
         pq.write_table(table, tmp)
         write_json(tmp_json, info)
-        os.replace(tmp, out_path)  # parquet first: a reader that sees the new JSON sees the new flows
-        os.replace(tmp_json, json_path)
-
-
-@contextmanager
-def _beside(target: Path) -> Iterator[Path]:
-    """A temporary name beside `target` (same filesystem, so os.replace is atomic), removed if left over."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""All-or-nothing publishing: a kill at any step leaves the target wholly old or, once recovered, wholly new."""
+"""Atomic writes: a publish killed at any step leaves the target wholly old or, once recovered, wholly new; one
+file or folder replaced with `replacing` is old or new, never half-written."""
 
 from __future__ import annotations
 
@@ -114,3 +115,111 @@ def test_stagings_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
         (folder / "a.txt").write_text("partial")
     assert atomic.recover(tmp_path) is False
     assert not dead.exists() and live.exists()
+
+
+# --- one file or folder replaced in one rename (atomic.replacing) ---
+
+
+def hidden(folder: Path) -> list[str]:
+    """Names of the hidden entries in a folder (temporaries, folders moved aside)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_replacing_puts_the_new_file_in_place_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with atomic.replacing(target) as temporary:
+        assert temporary.parent == tmp_path and temporary.name.startswith(".a.txt.")
+        temporary.write_text("new")
+        assert target.read_text() == "old"  # nothing changes before the block ends
+    assert target.read_text() == "new"
+    atomic.write_text(tmp_path / "b.txt", "text")
+    atomic.write_bytes(tmp_path / "c.bin", b"\0bytes")
+    assert (tmp_path / "b.txt").read_text() == "text" and (tmp_path / "c.bin").read_bytes() == b"\0bytes"
+    assert hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_replacing_keeps_the_old_file_when_the_block_fails(tmp_path, error):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(error), atomic.replacing(target) as temporary:
+        temporary.write_text("half of the n")
+        raise error("stopped half-way")
+    assert target.read_text() == "old"
+    assert hidden(tmp_path) == []
+
+
+def test_replacing_keeps_the_old_file_when_the_rename_fails(tmp_path):
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "kept.txt").write_text("kept")
+    with pytest.raises(IsADirectoryError):
+        atomic.write_text(target, "a file cannot replace a folder")
+    assert (target / "kept.txt").read_text() == "kept"
+    assert hidden(tmp_path) == []
+
+
+def test_replacing_with_nothing_written_fails_and_changes_nothing(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(FileNotFoundError), atomic.replacing(target):
+        pass
+    assert target.read_text() == "old" and hidden(tmp_path) == []
+
+
+def test_replaced_files_get_the_usual_permissions(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic.write_text(tmp_path / "replaced.txt", "x")
+    assert (tmp_path / "replaced.txt").stat().st_mode == plain.stat().st_mode  # not mkstemp's owner-only 0600
+
+
+def test_a_folder_replaces_a_folder_whole(tmp_path):
+    target = tmp_path / "parts"
+    write_tree(target, {"part-0.txt": "old 0", "part-1.txt": "old 1"})
+    with atomic.replacing(target) as temporary:
+        write_tree(temporary, {"part-0.txt": "new 0"})
+    assert visible_tree(target) == {"part-0.txt": "new 0"}
+    with atomic.replacing(tmp_path / "fresh") as temporary:
+        write_tree(temporary, {"x.txt": "x"})
+    assert visible_tree(tmp_path / "fresh") == {"x.txt": "x"}
+    assert hidden(tmp_path) == []
+
+
+def test_a_folder_that_cannot_go_in_puts_the_old_one_back(tmp_path, monkeypatch):
+    target = tmp_path / "parts"
+    write_tree(target, {"part-0.txt": "old"})
+    real_replace = os.replace
+
+    def refuse_the_new_folder(source, destination):
+        if Path(source).name.endswith(atomic.TEMPORARY_SUFFIX):
+            raise OSError("disk said no")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", refuse_the_new_folder)
+    with pytest.raises(OSError, match="disk said no"), atomic.replacing(target) as temporary:
+        write_tree(temporary, {"part-0.txt": "new"})
+    assert visible_tree(target) == {"part-0.txt": "old"}
+    assert hidden(tmp_path) == []
+
+
+def test_a_killed_writer_leaves_the_old_file_and_a_temporary_that_can_be_found(tmp_path):
+    target = tmp_path / "a.ipynb"
+    target.write_text("old")
+    killer = textwrap.dedent("""
+        import os, signal, sys
+        from pathlib import Path
+        from segmentation.core import atomic
+
+        with atomic.replacing(Path(sys.argv[1])) as temporary:
+            temporary.write_text("new")
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    killed = subprocess.run([sys.executable, "-c", killer, str(target)], env=env, cwd=ROOT, timeout=60, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert target.read_text() == "old"
+    left = atomic.temporaries(tmp_path, "*.ipynb")
+    assert [p.name for p in left] == hidden(tmp_path) and len(left) == 1
+    assert atomic.temporaries(tmp_path, "*.csv") == []

@@ -22,6 +22,13 @@ from hypothesis import strategies as st
 from segmentation.config.params import Params, load_params
 from segmentation.dashboard import bench
 from segmentation.dashboard import data as d
+from segmentation.dashboard.aggregates import (
+    by_country,
+    by_segment,
+    category_by_segment,
+    kpis,
+    rf_grid,
+)
 from segmentation.dashboard.app import create_app
 from segmentation.dashboard.callbacks import (
     RESET_ID,
@@ -30,6 +37,21 @@ from segmentation.dashboard.callbacks import (
     figure_outputs,
     summary_outputs,
     sync_filters_and_url,
+)
+from segmentation.dashboard.export import (
+    EXPORT_COLUMNS,
+    FORMULA_PREFIXES,
+    neutralise_formulas,
+)
+from segmentation.dashboard.filters import (
+    ALL,
+    FLAG_CHOICES,
+    NO,
+    NO_COUNTRY,
+    YES,
+    Filters,
+    filters_from_query,
+    filters_to_query,
 )
 from segmentation.dashboard.layout import (
     EXPORT_ALL,
@@ -43,7 +65,7 @@ from segmentation.words import traits as words  # the report's wording too
 from tests.conftest import ROOT
 
 # (filters, the same selection as a pandas boolean mask) built from the mart's own values
-Case = Callable[[pd.DataFrame], tuple[d.Filters, pd.Series]]
+Case = Callable[[pd.DataFrame], tuple[Filters, pd.Series]]
 
 
 def _first(customers: pd.DataFrame, column: str, n: int = 1) -> tuple[str, ...]:
@@ -52,22 +74,22 @@ def _first(customers: pd.DataFrame, column: str, n: int = 1) -> tuple[str, ...]:
 
 
 CASES: dict[str, Case] = {
-    "nothing": lambda c: (d.Filters(), c["customer_id"].notna()),
-    "premium": lambda c: (d.Filters(premium=d.YES), c["subscription"]),
+    "nothing": lambda c: (Filters(), c["customer_id"].notna()),
+    "premium": lambda c: (Filters(premium=YES), c["subscription"]),
     "not premium, opted in": lambda c: (
-        d.Filters(premium=d.NO, opt_in=d.YES), ~c["subscription"] & c["marketing_opt_in"]),
+        Filters(premium=NO, opt_in=YES), ~c["subscription"] & c["marketing_opt_in"]),
     "two segments": lambda c: (
-        d.Filters(segment=_first(c, "segment_id", 2)), c["segment_id"].isin(_first(c, "segment_id", 2))),
+        Filters(segment=_first(c, "segment_id", 2)), c["segment_id"].isin(_first(c, "segment_id", 2))),
     "gender, category, device": lambda c: (
-        d.Filters(gender=_first(c, "gender"), category=_first(c, "favorite_category", 3),
+        Filters(gender=_first(c, "gender"), category=_first(c, "favorite_category", 3),
                   device=_first(c, "device_type")),
         c["gender"].isin(_first(c, "gender")) & c["favorite_category"].isin(_first(c, "favorite_category", 3))
         & c["device_type"].isin(_first(c, "device_type"))),
     "countries, not opted in": lambda c: (
-        d.Filters(country=_first(c, "country_iso3", 4), opt_in=d.NO),
+        Filters(country=_first(c, "country_iso3", 4), opt_in=NO),
         c["country_iso3"].isin(_first(c, "country_iso3", 4)) & ~c["marketing_opt_in"]),
     "nobody": lambda c: (
-        d.Filters(segment=_first(c, "segment_id"), premium=d.YES, opt_in=d.YES, country=("ZZZ",)),
+        Filters(segment=_first(c, "segment_id"), premium=YES, opt_in=YES, country=("ZZZ",)),
         c["customer_id"].isna()),
 }
 
@@ -89,7 +111,7 @@ def test_filters_give_pandas_counts_and_revenue(case: str, data: d.DashboardData
     filters, expected = CASES[case](customers)
     selected = customers[expected]
 
-    k = d.kpis(data, data.mask(filters))
+    k = kpis(data, data.mask(filters))
 
     assert k.customers == len(selected)
     assert k.revenue == pytest.approx(selected["monetary"].sum())
@@ -103,7 +125,7 @@ def test_breakdowns_match_pandas(case: str, data: d.DashboardData, customers: pd
     selected = customers[expected]
     mask = data.mask(filters)
 
-    segments = d.by_segment(data, mask).set_index("segment_id")
+    segments = by_segment(data, mask).set_index("segment_id")
     grouped = selected.groupby("segment_id")
     assert segments["customers"].to_dict() == grouped.size().reindex(segments.index, fill_value=0).to_dict()
     np.testing.assert_allclose(segments["revenue"], grouped["monetary"].sum().reindex(segments.index, fill_value=0))
@@ -112,17 +134,17 @@ def test_breakdowns_match_pandas(case: str, data: d.DashboardData, customers: pd
     np.testing.assert_allclose(segments.loc[present, "avg_loyalty_points"],
                                grouped["loyalty_points"].mean().reindex(segments.index[present]))
 
-    count, avg_monetary = d.rf_grid(data, mask)
+    count, avg_monetary = rf_grid(data, mask)
     cells = selected.groupby(["r_score", "f_score"])["monetary"].agg(["size", "mean"])
     for (r, f), row in cells.iterrows():
         assert count[r - 1, f - 1] == row["size"]
         assert avg_monetary[r - 1, f - 1] == pytest.approx(row["mean"])
     assert count.sum() == len(selected)
 
-    countries = d.by_country(data, mask).set_index("iso3")["customers"]
+    countries = by_country(data, mask).set_index("iso3")["customers"]
     assert countries.to_dict() == selected["country_iso3"].dropna().value_counts().to_dict()
 
-    heat = d.category_by_segment(data, mask)
+    heat = category_by_segment(data, mask)
     heat_cells = heat.stack()
     expected = selected.groupby(["favorite_category", "segment_id"]).size()
     assert heat_cells[heat_cells > 0].to_dict() == expected.to_dict()
@@ -132,40 +154,40 @@ def test_segments_keep_report_order_and_colours(data: d.DashboardData, small_mar
     summary = pd.read_parquet(small_mart.mart_dir / "segment_summary.parquet")
     assert data.segments.ids == tuple(summary["segment_id"])
     assert data.segments.colors == tuple(summary["color"])
-    bars = figure_outputs(data, d.Filters())["customers"].data[0]
+    bars = figure_outputs(data, Filters())["customers"].data[0]
     assert list(bars.marker.color) == list(summary["color"])
 
 
 @pytest.mark.parametrize("filters", [
-    d.Filters(),
-    d.Filters(premium=d.YES),
-    d.Filters(segment=("top", "at_risk"), gender=("Female",), opt_in=d.NO),
-    d.Filters(category=("Home & Garden",), country=("KOR", d.NO_COUNTRY), device=("Mobile", "Tablet")),
+    Filters(),
+    Filters(premium=YES),
+    Filters(segment=("top", "at_risk"), gender=("Female",), opt_in=NO),
+    Filters(category=("Home & Garden",), country=("KOR", NO_COUNTRY), device=("Mobile", "Tablet")),
 ])
-def test_query_round_trip(filters: d.Filters) -> None:
-    query = d.filters_to_query(filters)
-    assert d.filters_from_query(query) == filters
-    assert (query == "") == (filters == d.Filters())
+def test_query_round_trip(filters: Filters) -> None:
+    query = filters_to_query(filters)
+    assert filters_from_query(query) == filters
+    assert (query == "") == (filters == Filters())
 
 
 @given(
     st.lists(st.text(min_size=1, max_size=12), max_size=4, unique=True),
-    st.sampled_from(d.FLAG_CHOICES),
-    st.sampled_from(d.FLAG_CHOICES),
+    st.sampled_from(FLAG_CHOICES),
+    st.sampled_from(FLAG_CHOICES),
 )
 def test_any_text_survives_the_url(values: list[str], premium: str, opt_in: str) -> None:
-    filters = d.Filters(category=tuple(values), country=tuple(reversed(values)), premium=premium, opt_in=opt_in)
-    assert d.filters_from_query(d.filters_to_query(filters)) == filters
+    filters = Filters(category=tuple(values), country=tuple(reversed(values)), premium=premium, opt_in=opt_in)
+    assert filters_from_query(filters_to_query(filters)) == filters
 
 
 def test_query_ignores_unknown_keys_and_bad_flags(data: d.DashboardData) -> None:
-    filters = d.filters_from_query("?premium=maybe&colour=red&opt_in=yes&segment=nonexistent&segment=top")
-    assert filters.premium == d.ALL and filters.opt_in == d.YES
+    filters = filters_from_query("?premium=maybe&colour=red&opt_in=yes&segment=nonexistent&segment=top")
+    assert filters.premium == ALL and filters.opt_in == YES
     assert data.clean(filters).segment == ("top",)
 
 
 def test_sync_callback_moves_state_both_ways(data: d.DashboardData) -> None:
-    widgets = d.Filters(premium=d.YES, segment=("top",)).as_values()
+    widgets = Filters(premium=YES, segment=("top",)).as_values()
 
     restored, url = sync_filters_and_url(URL_ID, "?segment=top&premium=yes&gender=nobody", {}, data)
     assert (restored, url) == (widgets, None)
@@ -176,7 +198,7 @@ def test_sync_callback_moves_state_both_ways(data: d.DashboardData) -> None:
     assert unchanged is None and shared == "?segment=top&premium=yes"
 
     cleared, url = sync_filters_and_url(RESET_ID, "?segment=top", widgets, data)
-    assert cleared == d.Filters().as_values() and url == ""
+    assert cleared == Filters().as_values() and url == ""
 
 
 def _csv_bytes(payload: dict) -> bytes:
@@ -184,7 +206,7 @@ def _csv_bytes(payload: dict) -> bytes:
     return base64.b64decode(payload["content"]) if payload["base64"] else payload["content"].encode()
 
 
-def _download(data: d.DashboardData, filters: d.Filters, scope: str) -> pd.DataFrame:
+def _download(data: d.DashboardData, filters: Filters, scope: str) -> pd.DataFrame:
     """The CSV the export button would download, parsed."""
     payload = export_download(data, filters, scope)
     assert payload["filename"].endswith(".csv")
@@ -195,7 +217,7 @@ def test_export_has_the_campaign_columns_and_rows(data: d.DashboardData, custome
     filters, expected = CASES["gender, category, device"](customers)
     exported = _download(data, filters, EXPORT_ALL)
 
-    assert list(exported.columns) == list(d.EXPORT_COLUMNS)
+    assert list(exported.columns) == list(EXPORT_COLUMNS)
     assert exported["customer_id"].tolist() == customers.loc[expected, "customer_id"].tolist()
     assert exported["rfm_code"].tolist() == customers.loc[expected, "rfm_code"].tolist()
     np.testing.assert_allclose(exported["monetary"], customers.loc[expected, "monetary"])
@@ -226,12 +248,12 @@ def test_no_names_or_emails_unless_params_allow(small_mart: Params, tmp_path: Pa
     assert small_mart.export_contacts is False
 
     by_default = d.load_dashboard_data(mart, export_contacts=small_mart.export_contacts)
-    default = _download(by_default, d.Filters(), EXPORT_ALL)
-    allowed = _download(d.load_dashboard_data(mart, export_contacts=True), d.Filters(), EXPORT_ALL)
+    default = _download(by_default, Filters(), EXPORT_ALL)
+    allowed = _download(d.load_dashboard_data(mart, export_contacts=True), Filters(), EXPORT_ALL)
     allowed_without_file = d.load_dashboard_data(small_mart.mart_dir, export_contacts=True)
 
     assert not {"name", "email"} & set(default.columns)
-    assert list(allowed.columns) == [*d.EXPORT_COLUMNS, "name", "email"]
+    assert list(allowed.columns) == [*EXPORT_COLUMNS, "name", "email"]
     assert allowed["email"].iloc[0] == allowed["customer_id"].iloc[0].lower() + "@example.com"
     assert not {"name", "email"} & set(allowed_without_file.export.column_names)
 
@@ -242,7 +264,7 @@ def test_app_exports_contacts_only_with_params_switch(small_mart: Params, tmp_pa
         params = dataclasses.replace(small_mart, export_contacts=allowed)
         app = create_app(mart, params=params)
         client = app.server.test_client()
-        body = bench.callback_bodies(app, d.Filters(premium=d.YES))["export (marketing)"]
+        body = bench.callback_bodies(app, Filters(premium=YES))["export (marketing)"]
         response = client.post("/_dash-update-component", json=body)
         header = _csv_bytes(response.get_json()["response"]["export-download"]["data"]).split(b"\n", 1)[0]
         assert (b"email" in header) is allowed
@@ -266,20 +288,20 @@ def test_export_neutralises_formulas_from_data_and_params(small_csv: Path, tmp_p
     run(params)
 
     data = d.load_dashboard_data(params.mart_dir, export_contacts=True)
-    payload = export_download(data, d.Filters(), EXPORT_ALL)
+    payload = export_download(data, Filters(), EXPORT_ALL)
     exported = pd.read_csv(io.BytesIO(_csv_bytes(payload)), dtype=str, keep_default_na=False)
 
     assert set(exported.loc[exported["segment_id"] == "top", "segment_name"]) == {"'=1+2"}
     names = set(exported["name"])
     assert {"'" + p for p in FORMULAS} <= names and not set(FORMULAS) & names
     assert {f"'{p}@example.com" for p in FORMULAS} <= set(exported["email"])
-    assert not any(cell[:1] in d.FORMULA_PREFIXES for column in exported for cell in exported[column]
+    assert not any(cell[:1] in FORMULA_PREFIXES for column in exported for cell in exported[column]
                    if column not in ("recency_days", "frequency", "monetary"))
 
 
 def test_numbers_are_not_neutralised() -> None:
     table = pa.table({"label": ["-5", "ok", None, "\rCR"], "value": [-5.0, 1.0, 2.0, 3.0]})
-    out = d.neutralise_formulas(table)
+    out = neutralise_formulas(table)
     assert out.column("label").to_pylist() == ["'-5", "ok", None, "'\rCR"]
     assert out.column("value").to_pylist() == [-5.0, 1.0, 2.0, 3.0]
 
@@ -287,7 +309,7 @@ def test_numbers_are_not_neutralised() -> None:
 def test_callbacks_answer_over_http(small_mart: Params, customers: pd.DataFrame) -> None:
     app = create_app(small_mart.mart_dir, params=small_mart)
     client = app.server.test_client()
-    bodies = bench.callback_bodies(app, d.Filters(premium=d.YES))
+    bodies = bench.callback_bodies(app, Filters(premium=YES))
 
     kpi = client.post("/_dash-update-component", json=bodies["KPI cards"]).get_json()["response"]
     charts = client.post("/_dash-update-component", json=bodies["7 charts"])

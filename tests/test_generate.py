@@ -18,13 +18,15 @@ from faker.providers.address.en import Provider as EnglishAddressProvider
 import segmentation
 from segmentation.cli import main
 from segmentation.core.errors import SegmentationError
-from segmentation.synthetic import generate, transactions_log
-from segmentation.synthetic.generate import DEFAULT_AS_OF, generate_customers, write_customers
+from segmentation.synthetic import transactions_log
+from segmentation.synthetic.customers import CATEGORY_WEIGHTS, DEFAULT_AS_OF, GENDER_WEIGHTS, customer_chunks
+from segmentation.synthetic.generate import generate_customers, write_customers
 
 METADATA_PATH = Path(segmentation.__file__).parent / "config" / "reference" / "synthetic_customers_metadata.json"
 REFERENCE = json.loads(METADATA_PATH.read_text(encoding="utf-8"))
 FIELD_NAMES = [field["name"] for field in REFERENCE["fields"]]
 DATE_FIELDS = [field["name"] for field in REFERENCE["fields"] if field["type"] == "date"]
+CHUNK_ROWS = "segmentation.synthetic.customers.CHUNK_ROWS"  # for monkeypatch: the size of a drawn chunk
 # What pandas.read_csv(parse_dates=DATE_FIELDS) gives for each metadata type.
 PANDAS_DTYPES = {
     "string": "str", "integer": "int64", "float": "float64", "date": "datetime64[us]", "boolean": "bool"
@@ -91,8 +93,8 @@ def test_money_is_in_cents_and_churn_has_three_decimals(customers):
 
 
 def test_categorical_columns_use_documented_vocabularies(customers):
-    assert set(customers["gender"]) == set(generate.GENDER_WEIGHTS)
-    assert set(customers["favorite_category"]) == set(generate.CATEGORY_WEIGHTS)
+    assert set(customers["gender"]) == set(GENDER_WEIGHTS)
+    assert set(customers["favorite_category"]) == set(CATEGORY_WEIGHTS)
     assert set(customers["device_type"]) == {"Mobile", "Desktop", "Tablet"}
     email = r"[a-z]+\.[a-z]+\d{1,3}@example\.(com|org|net)"
     assert customers["email"].str.fullmatch(email).all()
@@ -149,7 +151,7 @@ def test_duckdb_reads_the_csv_with_the_schema_types(tmp_path):
 
 
 def test_chunked_writing_matches_the_frame_and_reports_progress(tmp_path, monkeypatch):
-    monkeypatch.setattr(generate, "CHUNK_ROWS", 1_000)
+    monkeypatch.setattr(CHUNK_ROWS, 1_000)
     messages = []
     path = write_customers(tmp_path / "customers.csv", rows=2_500, progress=messages.append)
     assert messages == ["1,000/2,500 rows", "2,000/2,500 rows", "2,500/2,500 rows"]
@@ -170,7 +172,7 @@ def test_failed_write_keeps_the_previous_files_and_leaves_no_temporaries(tmp_pat
     def broken_draw(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(generate, "_draw_customers", broken_draw)
+    monkeypatch.setattr("segmentation.synthetic.customers._draw_customers", broken_draw)
     with pytest.raises(RuntimeError, match="disk on fire"):
         write_customers(path, rows=100)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
@@ -248,7 +250,7 @@ LOG_ROWS = 2_500
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(generate, "CHUNK_ROWS", SMALL_CHUNK_ROWS)
+    monkeypatch.setattr(CHUNK_ROWS, SMALL_CHUNK_ROWS)
     monkeypatch.setattr(transactions_log, "ORDERS_BATCH_CUSTOMERS", SMALL_BATCH_CUSTOMERS)
 
 
@@ -257,7 +259,7 @@ def logged_run(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
     """A small-chunk run with a part-file folder log: (customers, orders, log folder)."""
     folder = tmp_path_factory.mktemp("logged")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(generate, "CHUNK_ROWS", SMALL_CHUNK_ROWS)
+        patch.setattr(CHUNK_ROWS, SMALL_CHUNK_ROWS)
         patch.setattr(transactions_log, "ORDERS_BATCH_CUSTOMERS", SMALL_BATCH_CUSTOMERS)
         path = write_customers(folder / "customers.csv", rows=LOG_ROWS, seed=21, transactions=folder / "orders")
     orders = pq.read_table(folder / "orders").to_pandas()
@@ -377,11 +379,11 @@ def test_the_default_file_is_unchanged_by_the_log_feature(tmp_path, small_chunks
 
 @pytest.mark.parametrize(("rows", "low", "high"), [(45_000, 10_000, 99_999), (45_001, 10_000, 450_010)])
 def test_unique_ids_are_five_digit_up_to_45000_rows_then_from_a_wider_range(rows, low, high):
-    chunks = generate._generate_chunks(rows, 3, None, None, unique_ids=True)
+    chunks = customer_chunks(rows, 3, None, None, unique_ids=True)
     ids = pd.Series(pa.concat_tables(chunks).column("customer_id").to_pylist()).astype("int64")
     assert ids.is_unique and ids.between(low, high).all()
     assert ids.max() - ids.min() > 0.9 * (high - low)  # spread over the range, not packed at its start
-    again = generate._generate_chunks(rows, 3, None, None, unique_ids=True)
+    again = customer_chunks(rows, 3, None, None, unique_ids=True)
     assert pa.concat_tables(again).column("customer_id").to_pylist() == ids.astype(str).tolist()
 
 

@@ -33,13 +33,13 @@ from segmentation.report.build import STAMP_NAME, build_report
 from segmentation.report.chapters import (
     RUNTIME_PREFIX,
     Chapter,
-    _ctrl_c_held_from_new_workers,
     chapter_key,
     execute_chapters,
     inputs_digest,
     plan_chapters,
     remove_dead_runtime_dirs,
 )
+from segmentation.report.chapters.pool import _ctrl_c_held_from_new_workers
 
 from .conftest import ROOT, params_copy
 

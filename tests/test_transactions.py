@@ -238,6 +238,7 @@ def test_report_from_orders_alone_builds_with_a_migration_chapter_and_no_invente
 
 def test_dashboard_serves_a_mart_built_from_orders_alone(tmp_path):
     from segmentation.dashboard import data as d
+    from segmentation.dashboard.filters import YES, Filters
 
     orders = tmp_path / "orders.csv"
     orders.write_text(ORDERS)
@@ -245,9 +246,9 @@ def test_dashboard_serves_a_mart_built_from_orders_alone(tmp_path):
     run(params)
     data = d.load_dashboard_data(params.mart_dir)
     assert data.customers == 4 and data.dimensions["gender"].labels == ("Unknown",)
-    assert data.mask(d.Filters()).sum() == 4
-    assert data.mask(d.Filters(premium=d.YES)).sum() == 0  # unknown subscription never passes "premium = yes"
-    assert data.mask(d.Filters(gender=("Unknown",))).sum() == 4
+    assert data.mask(Filters()).sum() == 4
+    assert data.mask(Filters(premium=YES)).sum() == 0  # unknown subscription never passes "premium = yes"
+    assert data.mask(Filters(gender=("Unknown",))).sum() == 4
 
 
 def test_reruns_are_byte_identical_and_a_changed_orders_file_rebuilds(tmp_path):

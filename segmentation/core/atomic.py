@@ -7,6 +7,9 @@ several renames; a kill among them leaves `.publishing` behind, and whoever touc
 run, or a reader through `recover`) rolls it forward to the end. So the target is always either wholly as it
 was before or wholly as published, once recovered. A staging folder that was never committed belongs to a run
 that died before deciding: it is thrown away.
+
+One file (or folder) outside such a target is replaced with `replacing`: written at a temporary name beside it,
+then renamed over it in one step.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +29,7 @@ STAGING_PREFIX = ".staging-"
 LOCK = ".publish.lock"
 PLAN = "plan.json"  # inside .publishing: names only, never data
 TRASH = "trash"  # inside .publishing: replaced folders wait here until the publish is complete
+TEMPORARY_SUFFIX = ".tmp"  # `replacing` writes `.<name>.<token>.tmp` beside its target
 
 # Tests set this to a function that is called with a label before every change to the target ("commit",
 # "install NAME", "trash NAME", "remove NAME", "done"); it may kill the process to show a kill there is survived.
@@ -59,10 +64,54 @@ def publishing(target: Path, *, replace_all: bool = False, remove: Iterable[str]
             _write_synced(staging / PLAN, json.dumps(plan))
             _step("commit")
             os.replace(staging, target / PUBLISHING)
-            _fsync_dir(target)
+            _fsync(target)
             _roll_forward(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def replacing(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; when the block ends without error, what the block wrote there
+    replaces `target` in one rename, so a reader sees the old file or the new one, never a part of either.
+
+    The block writes a file (or makes a folder) at the yielded path; it is flushed to disk before the rename. On
+    error `target` is left as it was and the temporary is removed; a killed process leaves only the hidden
+    temporary (see `temporaries`). A folder that replaces a folder moves the old one aside first (a rename cannot
+    replace a non-empty folder), so a kill between those two renames leaves `.<name>.<token>.old` instead.
+    """
+    target = Path(target)
+    token = uuid.uuid4().hex[:16]
+    temporary = target.with_name(f".{target.name}.{token}{TEMPORARY_SUFFIX}")
+    try:
+        yield temporary
+        _fsync_tree(temporary)
+        if temporary.is_dir() and os.path.lexists(target):
+            _replace_folder(temporary, target, target.with_name(f".{target.name}.{token}.old"))
+        else:
+            os.replace(temporary, target)
+        _fsync(target.parent)
+    finally:
+        if os.path.lexists(temporary):
+            _delete(temporary)
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    """Replace `target` with a file holding `data`, all at once (see `replacing`)."""
+    with replacing(target) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text(target: Path, text: str, encoding: str = "utf-8") -> None:
+    """Replace `target` with a file holding `text`, all at once (see `replacing`)."""
+    with replacing(target) as temporary:
+        temporary.write_text(text, encoding=encoding)
+
+
+def temporaries(folder: Path, pattern: str = "*") -> list[Path]:
+    """The temporaries `replacing` left in `folder` (its process was killed) for targets whose names match
+    `pattern`."""
+    return sorted(folder.glob(f".{pattern}.*{TEMPORARY_SUFFIX}"))
 
 
 def recover(target: Path) -> bool:
@@ -105,7 +154,7 @@ def _roll_forward(target: Path) -> bool:
         if os.path.lexists(doomed):
             _step(f"remove {name}")
             _delete(doomed)
-    _fsync_dir(target)
+    _fsync(target)
     _step("done")
     shutil.rmtree(pending)
     return True
@@ -147,6 +196,28 @@ def _delete(path: Path) -> None:
         path.unlink()
 
 
+def _replace_folder(new: Path, target: Path, aside: Path) -> None:
+    """Put folder `new` in place of `target`: the old entry moves aside, and back if the second rename fails."""
+    os.replace(target, aside)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(aside, target)
+        raise
+    _delete(aside)
+
+
+def _fsync_tree(path: Path) -> None:
+    """Flush a file, or every file and folder under a folder, to disk."""
+    if not path.is_dir():
+        _fsync(path)
+        return
+    for folder, _folders, files in os.walk(path):
+        for name in files:
+            _fsync(Path(folder, name))
+        _fsync(Path(folder))
+
+
 def _write_synced(path: Path, text: str) -> None:
     """Write a small file and flush it to disk before it becomes part of a commit."""
     with open(path, "w", encoding="utf-8") as handle:
@@ -155,8 +226,8 @@ def _write_synced(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    """Flush a folder's entries (renames) to disk."""
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -16,13 +16,8 @@ from pathlib import Path
 import dash
 
 from segmentation.dashboard.app import create_app
-from segmentation.dashboard.data import (
-    FILTER_KEYS,
-    YES,
-    DashboardData,
-    Filters,
-    MartSource,
-)
+from segmentation.dashboard.data import DashboardData, MartSource
+from segmentation.dashboard.filters import FILTER_KEYS, YES, Filters
 from segmentation.dashboard.layout import EXPORT_ALL, EXPORT_MARKETING, FILTER_IDS
 
 BUDGET_MS = 200.0

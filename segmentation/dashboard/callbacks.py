@@ -12,6 +12,20 @@ from dash.exceptions import PreventUpdate
 from segmentation.core.errors import MartMissingError
 from segmentation.dashboard import data as d
 from segmentation.dashboard import figures
+from segmentation.dashboard.aggregates import (
+    by_country,
+    by_segment,
+    category_by_segment,
+    kpis,
+    rf_grid,
+)
+from segmentation.dashboard.export import export_csv
+from segmentation.dashboard.filters import (
+    FILTER_KEYS,
+    Filters,
+    filters_from_query,
+    filters_to_query,
+)
 from segmentation.dashboard.layout import (
     EXPORT_MARKETING,
     FILTER_IDS,
@@ -30,39 +44,39 @@ def sync_filters_and_url(trigger: str | None, search: str | None, values: dict[s
     Returns (widget values or None to leave them, query string or None to leave the URL).
     """
     if trigger == RESET_ID:
-        return d.Filters().as_values(), ""
+        return Filters().as_values(), ""
     if trigger in (None, URL_ID):
-        return data.clean(d.filters_from_query(search)).as_values(), None
-    return None, d.filters_to_query(d.Filters.from_values(values))
+        return data.clean(filters_from_query(search)).as_values(), None
+    return None, filters_to_query(Filters.from_values(values))
 
 
-def summary_outputs(data: d.DashboardData, filters: d.Filters) -> tuple[list, str]:
+def summary_outputs(data: d.DashboardData, filters: Filters) -> tuple[list, str]:
     """KPI cards and the export note for the selection."""
     mask = data.mask(filters)
     opted_in = int(np.count_nonzero(mask & data.flags["opt_in"]))
-    return kpi_cards(d.kpis(data, mask)), export_note(int(np.count_nonzero(mask)), opted_in)
+    return kpi_cards(kpis(data, mask)), export_note(int(np.count_nonzero(mask)), opted_in)
 
 
-def figure_outputs(data: d.DashboardData, filters: d.Filters) -> dict[str, Any]:
+def figure_outputs(data: d.DashboardData, filters: Filters) -> dict[str, Any]:
     """Every chart for the selection, keyed like GRAPH_IDS."""
     mask = data.mask(filters)
-    segments = d.by_segment(data, mask)
-    count, avg_monetary = d.rf_grid(data, mask)
+    segments = by_segment(data, mask)
+    count, avg_monetary = rf_grid(data, mask)
     return {
         "customers": figures.segment_customers_figure(segments),
         "revenue": figures.segment_revenue_figure(segments),
         "rf_grid": figures.rf_grid_figure(count, avg_monetary),
         "premium": figures.premium_split_figure(segments),
-        "map": figures.country_map_figure(d.by_country(data, mask)),
-        "category": figures.category_heatmap_figure(d.category_by_segment(data, mask), data.segments.names),
+        "map": figures.country_map_figure(by_country(data, mask)),
+        "category": figures.category_heatmap_figure(category_by_segment(data, mask), data.segments.names),
         "tickets": figures.tickets_loyalty_figure(segments),
     }
 
 
-def export_download(data: d.DashboardData, filters: d.Filters, scope: str | None) -> dict[str, Any]:
+def export_download(data: d.DashboardData, filters: Filters, scope: str | None) -> dict[str, Any]:
     """The dcc.Download payload: the selected customers (only opted-in ones for marketing) as a CSV file."""
     marketing_only = scope == EXPORT_MARKETING
-    csv = d.export_csv(data, data.mask(filters), marketing_only=marketing_only)
+    csv = export_csv(data, data.mask(filters), marketing_only=marketing_only)
     stamp = f"-{data.reference_date}" if data.reference_date else ""
     name = f"customers{'-marketing' if marketing_only else ''}{stamp}.csv"
     # sent as text: base64 (send_bytes) would cost a third more bytes and time at 100,000 rows
@@ -71,9 +85,9 @@ def export_download(data: d.DashboardData, filters: d.Filters, scope: str | None
 
 def register_callbacks(app: dash.Dash, source: d.MartSource) -> None:
     """Wire the functions above to the page's components."""
-    filter_outputs = [Output(FILTER_IDS[key], "value") for key in d.FILTER_KEYS]
-    filter_inputs = [Input(FILTER_IDS[key], "value") for key in d.FILTER_KEYS]
-    filter_states = [State(FILTER_IDS[key], "value") for key in d.FILTER_KEYS]
+    filter_outputs = [Output(FILTER_IDS[key], "value") for key in FILTER_KEYS]
+    filter_inputs = [Input(FILTER_IDS[key], "value") for key in FILTER_KEYS]
+    filter_states = [State(FILTER_IDS[key], "value") for key in FILTER_KEYS]
 
     def current() -> d.DashboardData:
         """The loaded mart, or stop the callback quietly when there is none (the page already says so)."""
@@ -85,9 +99,9 @@ def register_callbacks(app: dash.Dash, source: d.MartSource) -> None:
     @app.callback(*filter_outputs, Output(URL_ID, "search"), Input(URL_ID, "search"), Input(RESET_ID, "n_clicks"),
                   *filter_inputs)
     def _sync(search: str | None, _reset: int | None, *values: Any) -> tuple:
-        widgets, query = sync_filters_and_url(ctx.triggered_id, search, dict(zip(d.FILTER_KEYS, values)), current())
+        widgets, query = sync_filters_and_url(ctx.triggered_id, search, dict(zip(FILTER_KEYS, values)), current())
         keep = dash.no_update
-        widget_values = [keep] * len(d.FILTER_KEYS) if widgets is None else [widgets[k] for k in d.FILTER_KEYS]
+        widget_values = [keep] * len(FILTER_KEYS) if widgets is None else [widgets[k] for k in FILTER_KEYS]
         return *widget_values, keep if query is None else query
 
     @app.callback(Output("kpi-cards", "children"), Output("export-note", "children"), *filter_inputs)
@@ -105,6 +119,6 @@ def register_callbacks(app: dash.Dash, source: d.MartSource) -> None:
         return export_download(current(), _filters(values), scope)
 
 
-def _filters(values: tuple) -> d.Filters:
+def _filters(values: tuple) -> Filters:
     """Filters from the widget values, in FILTER_KEYS order."""
-    return d.Filters.from_values(dict(zip(d.FILTER_KEYS, values)))
+    return Filters.from_values(dict(zip(FILTER_KEYS, values)))

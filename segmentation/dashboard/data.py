@@ -1,47 +1,30 @@
-"""The dashboard's data: the mart loaded once into filter-ready arrays, the filter state, and the aggregates shown."""
+"""The dashboard's data: the mart (and its segment migration) loaded once into filter-ready arrays, reloaded when it
+changes."""
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 
 from segmentation.core.errors import MartMissingError
-from segmentation.mart.store import CONTACTS, MANIFEST, Mart, read_mart
+from segmentation.dashboard.export import EXPORT_COLUMNS, export_table
+from segmentation.dashboard.filters import (
+    ALL,
+    CHOICE_COLUMNS,
+    FLAG_COLUMNS,
+    NO_COUNTRY,
+    YES,
+    Filters,
+)
+from segmentation.mart.store import MANIFEST, Mart, read_mart
 from segmentation.migration import LAPSED, MIGRATION_JSON, NEW, read_migration
 
-ALL, YES, NO = "all", "yes", "no"
-FLAG_CHOICES = (ALL, YES, NO)
-NO_COUNTRY = "none"  # filter value for customers whose country has no ISO code
-
-# URL key -> mart column, for the multi-select filters (empty selection = everyone).
-CHOICE_COLUMNS = {
-    "segment": "segment_id",
-    "gender": "gender",
-    "category": "favorite_category",
-    "device": "device_type",
-    "country": "country_iso3",
-}
-# URL key -> boolean mart column, for the all / yes / no filters.
-FLAG_COLUMNS = {"premium": "subscription", "opt_in": "marketing_opt_in"}
-
-EXPORT_COLUMNS = (
-    "customer_id", "segment_id", "segment_name", "r_score", "f_score", "m_score", "rfm_code",
-    "recency_days", "frequency", "monetary", "marketing_opt_in",
-)
-CONTACT_COLUMNS = ("name", "email")
-CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")  # quote only values that hold commas or quotes
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
-FORMULA_PREFIXES = "=+-@\t\r"
 REQUIRED_COLUMNS = frozenset(
     {*EXPORT_COLUMNS, *CHOICE_COLUMNS.values(), *FLAG_COLUMNS.values(), "support_tickets", "loyalty_points", "country"}
 )
@@ -49,53 +32,6 @@ SUMMARY_COLUMNS = frozenset(
     {"segment_id", "segment_name", "description", "color", "customers", "customer_share", "revenue", "revenue_share",
      "trait_features", "trait_effects", "trait_values", "trait_rest_values", "actions", "risks"}
 )
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the analyst picked: chosen values per dimension (empty = all) and all / yes / no for the two flags."""
-
-    segment: tuple[str, ...] = ()
-    gender: tuple[str, ...] = ()
-    category: tuple[str, ...] = ()
-    device: tuple[str, ...] = ()
-    country: tuple[str, ...] = ()
-    premium: str = ALL
-    opt_in: str = ALL
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, object]) -> Filters:
-        """Filters from raw widget values (None, a string or a list per key); unknown keys are ignored."""
-        kwargs: dict[str, object] = {}
-        for key in CHOICE_COLUMNS:
-            raw = values.get(key) or ()
-            kwargs[key] = tuple(str(v) for v in ([raw] if isinstance(raw, str) else raw))
-        for key in FLAG_COLUMNS:
-            raw = values.get(key)
-            kwargs[key] = raw if raw in FLAG_CHOICES else ALL
-        return cls(**kwargs)
-
-    def as_values(self) -> dict[str, object]:
-        """Widget values: a list per multi-select, a string per flag."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-
-
-FILTER_KEYS = tuple(f.name for f in fields(Filters))
-
-
-def filters_to_query(filters: Filters) -> str:
-    """The URL query string (with its leading '?', or '' when nothing is filtered) that restores these filters."""
-    pairs = [(key, value) for key in CHOICE_COLUMNS for value in getattr(filters, key)]
-    pairs += [(key, getattr(filters, key)) for key in FLAG_COLUMNS if getattr(filters, key) != ALL]
-    return "?" + urlencode(pairs) if pairs else ""
-
-
-def filters_from_query(search: str | None) -> Filters:
-    """Filters from a URL query string; unknown keys and bad flag values fall back to 'all'."""
-    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=False)
-    values: dict[str, object] = {key: parsed.get(key, []) for key in CHOICE_COLUMNS}
-    values |= {key: (parsed.get(key) or [ALL])[-1] for key in FLAG_COLUMNS}
-    return Filters.from_values(values)
 
 
 @dataclass(frozen=True)
@@ -245,7 +181,7 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         f_score=customers["f_score"].to_numpy(dtype=np.int64),
         bins=_bins(mart.manifest, customers),
         summary=summary,
-        export=_export_table(mart.path, customers, export_contacts),
+        export=export_table(mart.path, customers, export_contacts),
         manifest=mart.manifest,
         reference_date=mart.manifest.get("reference_date"),
         migration=migration,
@@ -324,127 +260,6 @@ def _bins(manifest: dict, customers: pd.DataFrame) -> int:
     if cutoffs is not None:
         return len(cutoffs) + 1
     return int(customers[["r_score", "f_score", "m_score"]].to_numpy().max())
-
-
-def _export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool) -> pa.Table:
-    """The columns a campaign export carries, with name and email only when the params allow and the file exists."""
-    export = customers[list(EXPORT_COLUMNS)]
-    contacts_file = mart_dir / CONTACTS
-    if export_contacts and contacts_file.is_file():
-        contacts = pd.read_parquet(contacts_file, columns=["customer_id", *CONTACT_COLUMNS])
-        export = export.merge(contacts, on="customer_id", how="left", validate="one_to_one")
-    return neutralise_formulas(pa.Table.from_pandas(export, preserve_index=False))
-
-
-def neutralise_formulas(table: pa.Table) -> pa.Table:
-    """Text cells a spreadsheet would run as a formula get a leading apostrophe, as OWASP's CSV-injection guidance
-    says: the cell then shows the value as text. Numbers are left alone (a negative number is not a formula)."""
-    pattern = "^[" + "".join(f"\\x{ord(c):02x}" for c in FORMULA_PREFIXES) + "]"
-    columns = []
-    for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = pc.fill_null(pc.match_substring_regex(column, pattern), False)
-            quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type))
-            column = pc.if_else(risky, quoted, column)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=table.schema)
-
-
-# --- aggregates shown on the page (all take the boolean mask of selected customers) ---
-
-
-@dataclass(frozen=True)
-class Kpis:
-    """The selection's headline numbers beside the whole base's."""
-
-    customers: int
-    revenue: float
-    base_customers: int
-    base_revenue: float
-
-    @property
-    def avg_revenue(self) -> float:
-        """Revenue per selected customer (0 for an empty selection)."""
-        return self.revenue / self.customers if self.customers else 0.0
-
-    @property
-    def base_avg_revenue(self) -> float:
-        """Revenue per customer over the whole base."""
-        return self.base_revenue / self.base_customers if self.base_customers else 0.0
-
-    @property
-    def customer_share(self) -> float:
-        """Selected customers as a share of all customers."""
-        return self.customers / self.base_customers if self.base_customers else 0.0
-
-    @property
-    def revenue_share(self) -> float:
-        """Selected revenue as a share of all revenue."""
-        return self.revenue / self.base_revenue if self.base_revenue else 0.0
-
-
-def kpis(data: DashboardData, mask: np.ndarray) -> Kpis:
-    """Customers and revenue of the selection and of the whole base."""
-    return Kpis(
-        customers=int(np.count_nonzero(mask)),
-        revenue=float(data.monetary[mask].sum()),
-        base_customers=data.customers,
-        base_revenue=data.revenue,
-    )
-
-
-def by_segment(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
-    """Per segment (precedence order): customers, revenue, premium customers, mean support tickets, loyalty points."""
-    seg = data.dimensions["segment"]
-    customers = seg.counts(mask)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({
-            "segment_id": data.segments.ids,
-            "segment_name": data.segments.names,
-            "color": data.segments.colors,
-            "customers": customers,
-            "revenue": seg.counts(mask, data.monetary),
-            "premium": seg.counts(mask & data.flags["premium"]),
-            "avg_support_tickets": seg.counts(mask, data.support_tickets) / customers,
-            "avg_loyalty_points": seg.counts(mask, data.loyalty_points) / customers,
-        })
-
-
-def rf_grid(data: DashboardData, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Customers and mean monetary per (R, F) cell as bins×bins arrays indexed [r-1, f-1] (mean is NaN when empty)."""
-    cell = (data.r_score[mask] - 1) * data.bins + (data.f_score[mask] - 1)
-    size = data.bins * data.bins
-    count = np.bincount(cell, minlength=size).reshape(data.bins, data.bins)
-    revenue = np.bincount(cell, weights=data.monetary[mask], minlength=size).reshape(data.bins, data.bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return count, revenue / count
-
-
-def by_country(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
-    """Per country with an ISO code and at least one selected customer: name, customers and revenue."""
-    dim = data.dimensions["country"]
-    table = pd.DataFrame({
-        "iso3": dim.values, "country": dim.labels,
-        "customers": dim.counts(mask), "revenue": dim.counts(mask, data.monetary),
-    })
-    return table[(table["customers"] > 0) & (table["iso3"] != NO_COUNTRY)].reset_index(drop=True)
-
-
-def category_by_segment(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
-    """Customers per favourite category (rows) and segment (columns, precedence order)."""
-    cat, seg = data.dimensions["category"], data.dimensions["segment"]
-    cell = cat.codes[mask] * len(seg.values) + seg.codes[mask]
-    counts = np.bincount(cell, minlength=len(cat.values) * len(seg.values)).reshape(len(cat.values), len(seg.values))
-    return pd.DataFrame(counts, index=list(cat.values), columns=list(seg.values))
-
-
-def export_csv(data: DashboardData, mask: np.ndarray, *, marketing_only: bool) -> bytes:
-    """The selected customers as CSV bytes; with `marketing_only`, only those who opted in to marketing."""
-    if marketing_only:
-        mask = mask & data.flags["opt_in"]
-    buffer = io.BytesIO()
-    pa_csv.write_csv(data.export.filter(pa.array(mask)), buffer, CSV_OPTIONS)
-    return buffer.getvalue()
 
 
 class MartSource:

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 from dash import dcc, html
 
-from segmentation.dashboard.data import ALL, NO, YES, DashboardData, Kpis
+from segmentation.dashboard.aggregates import Kpis
+from segmentation.dashboard.data import DashboardData
 from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figure
+from segmentation.dashboard.filters import ALL, NO, YES
 from segmentation.migration import command_hint
 from segmentation.words.traits import trait_texts
 

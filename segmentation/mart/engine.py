@@ -23,6 +23,7 @@ import ibis
 from ibis.backends import BaseBackend
 
 from segmentation.config.params import EngineParams
+from segmentation.core import atomic
 from segmentation.core.errors import SegmentationError
 
 SPARK_INSTALL = "pip install -r requirements-spark.lock"
@@ -151,10 +152,7 @@ def _log4j2_file() -> Path:
     """A log4j2 configuration that keeps Spark to errors only (one shared file, replaced atomically)."""
     path = Path(tempfile.gettempdir()) / "segmentation-spark-log4j2.properties"
     if not (path.is_file() and path.read_text(encoding="utf-8") == LOG4J2):
-        handle, name = tempfile.mkstemp(prefix=".segmentation-log4j2-", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as fh:
-            fh.write(LOG4J2)
-        os.replace(name, path)
+        atomic.write_text(path, LOG4J2)
     return path
 
 

@@ -1,0 +1,61 @@
+"""The campaign export: the columns it carries, contacts only when allowed, and CSV cells a spreadsheet would run as
+a formula neutralised."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from segmentation.mart.store import CONTACTS
+
+if TYPE_CHECKING:
+    from segmentation.dashboard.data import DashboardData
+
+EXPORT_COLUMNS = (
+    "customer_id", "segment_id", "segment_name", "r_score", "f_score", "m_score", "rfm_code",
+    "recency_days", "frequency", "monetary", "marketing_opt_in",
+)
+CONTACT_COLUMNS = ("name", "email")
+CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")  # quote only values that hold commas or quotes
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_PREFIXES = "=+-@\t\r"
+
+
+def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool) -> pa.Table:
+    """The columns a campaign export carries, with name and email only when the params allow and the file exists."""
+    export = customers[list(EXPORT_COLUMNS)]
+    contacts_file = mart_dir / CONTACTS
+    if export_contacts and contacts_file.is_file():
+        contacts = pd.read_parquet(contacts_file, columns=["customer_id", *CONTACT_COLUMNS])
+        export = export.merge(contacts, on="customer_id", how="left", validate="one_to_one")
+    return neutralise_formulas(pa.Table.from_pandas(export, preserve_index=False))
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Text cells a spreadsheet would run as a formula get a leading apostrophe, as OWASP's CSV-injection guidance
+    says: the cell then shows the value as text. Numbers are left alone (a negative number is not a formula)."""
+    pattern = "^[" + "".join(f"\\x{ord(c):02x}" for c in FORMULA_PREFIXES) + "]"
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+            quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type))
+            column = pc.if_else(risky, quoted, column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def export_csv(data: DashboardData, mask: np.ndarray, *, marketing_only: bool) -> bytes:
+    """The selected customers as CSV bytes; with `marketing_only`, only those who opted in to marketing."""
+    if marketing_only:
+        mask = mask & data.flags["opt_in"]
+    buffer = io.BytesIO()
+    pa_csv.write_csv(data.export.filter(pa.array(mask)), buffer, CSV_OPTIONS)
+    return buffer.getvalue()
