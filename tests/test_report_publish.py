@@ -46,7 +46,8 @@ from .conftest import ROOT, params_copy
 # sphinx-book-theme 1.4 touches an attribute Sphinx 9 deprecates; harmless, and not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+# faulthandler: a child that hangs is sent SIGABRT and prints every thread's stack (see exit_code)
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
 WAIT_S = 300  # for a sign of progress in a child build on a loaded machine
 
 
@@ -332,6 +333,17 @@ def started(argv: list[str], root: Path, logs: Path) -> Iterator[Child]:
         proc.wait(timeout=60)
 
 
+def exit_code(child: Child, hang_s: float = 120) -> int:
+    """The child's exit code. A child still running after `hang_s` is hung, not slow (a stopped build exits in
+    seconds): it is sent SIGABRT, so faulthandler prints where each of its threads waits, and the test fails."""
+    try:
+        return child.proc.wait(timeout=hang_s)
+    except subprocess.TimeoutExpired:
+        child.proc.send_signal(signal.SIGABRT)
+        child.proc.wait(timeout=30)
+        pytest.fail(f"the build did not exit; its threads when stopped:\n{child.stderr}")
+
+
 def _kill_quietly(proc: psutil.Process) -> None:
     """SIGKILL a process if it still runs."""
     try:
@@ -426,7 +438,7 @@ def test_a_signal_while_chapters_run_stops_workers_and_kernels_and_cleans_up(
             os.killpg(child.proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
         else:
             child.proc.send_signal(signum)  # like `kill`: the command only
-        assert child.proc.wait(timeout=60) == code  # a hang guard; that no chapter is awaited is tested below
+        assert exit_code(child) == code
         assert child.stderr.splitlines() == [line]
         assert survivors(tree, grace=5) == []
         assert leftovers(report_dir, child.proc.pid) == []
@@ -465,7 +477,7 @@ def test_sigterm_after_the_site_is_built_publishes_neither_site_nor_pdf(previous
         wait_for("pause in the PDF stage", lambda: "test: pdf paused" in child.stdout, child)
         assert "site: built" in child.stdout
         child.proc.send_signal(signal.SIGTERM)
-        assert child.proc.wait(timeout=60) == 143
+        assert exit_code(child) == 143
         assert child.stderr.splitlines() == ["terminated (SIGTERM)"]
         assert report_files(report_dir) == old
         assert leftovers(report_dir, child.proc.pid) == [] and not (report_dir / ".work" / "html").exists()

@@ -69,7 +69,8 @@ def run_chapters(pending: list[tuple[Chapter, str, Path]], base: dict[str, str],
                 finished, running = cf.wait(running, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
             for future in sorted(finished, key=list(futures).index):
                 chapter, key, notebook, partial = futures[future]
-                seconds, failure = future.result()
+                with interrupt.deferred():  # result() takes the future's lock: no stop signal raised inside it
+                    seconds, failure = future.result()
                 if failure is not None:
                     failed_log = kernel_log(notebook)
                     raise chapter_error(chapter, partial, notebook, failure)
