@@ -18,13 +18,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
+
+from segmentation.core import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 42
@@ -538,21 +539,7 @@ def write_docs(path: Path | None, sections: dict[str, str]) -> None:
     print(f"wrote {relative(path)}", flush=True)
 
 
-@contextmanager
-def replaced_on_success(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write; it replaces `path` only when the block ends without error.
-
-    The benchmarks' one temp-then-rename (the project's publishing helper works on whole folders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def write_text(path: Path, text: str) -> None:
-    """Write a UTF-8 text file whole or not at all."""
-    with replaced_on_success(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+    """Write a UTF-8 text file whole or not at all (its folder is made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(path, text)

@@ -56,7 +56,6 @@ from benchmarks.harness import (
     peak_rss_mb,
     ratio,
     relative,
-    replaced_on_success,
     run_measured,
     size_label,
     stage_rows,
@@ -64,6 +63,7 @@ from benchmarks.harness import (
     write_docs,
     write_text,
 )
+from segmentation.core import atomic
 
 ORDERS_PER_CUSTOMER = 7.63  # mean orders per generated customer (1e7 customers → 7.63e7 orders)
 DEFAULT_ORDERS = 100_000_000
@@ -254,7 +254,7 @@ def convert_to_parquet(csv: Path, parquet: Path) -> None:
         convert_options=pa_csv.ConvertOptions(column_types=column_types, strings_can_be_null=False),
     )
     schema = reader.schema.with_metadata({PARQUET_SOURCE_KEY: json.dumps(csv_fingerprint(csv)).encode()})
-    with replaced_on_success(parquet) as temporary, pq.ParquetWriter(temporary, schema) as writer:
+    with atomic.replacing(parquet) as temporary, pq.ParquetWriter(temporary, schema) as writer:
         for batch in reader:
             writer.write_table(pa.Table.from_batches([batch], schema=schema))
 

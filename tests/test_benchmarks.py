@@ -15,6 +15,7 @@ import pytest
 from benchmarks import bare_sql, harness
 from benchmarks import mart as bench
 from segmentation.config.params import load_params
+from segmentation.core import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ROWS = 2_000
@@ -288,7 +289,7 @@ def test_new_page_has_a_report_placeholder(tmp_path):
 def test_a_failed_write_leaves_the_old_file(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("old", encoding="utf-8")
-    with pytest.raises(RuntimeError), harness.replaced_on_success(page) as temporary:
+    with pytest.raises(RuntimeError), atomic.replacing(page) as temporary:
         temporary.write_text("half", encoding="utf-8")
         raise RuntimeError("stopped")
     assert page.read_text(encoding="utf-8") == "old"

@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 
 from segmentation.cli import main
-
-from .conftest import ROOT, params_copy
-from .test_quality import customer_file
+from tests.conftest import ROOT, params_copy
+from tests.mart.test_quality import customer_file
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess:

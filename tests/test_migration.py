@@ -51,8 +51,7 @@ from segmentation.report.chapters import (
 )
 from segmentation.report.escape import Md, md_text
 from segmentation.synthetic.generate import write_customers
-
-from .conftest import ROOT, configured_text, free_text, params_copy
+from tests.conftest import ROOT, configured_text, free_text, params_copy
 
 R1, R2 = dt.date(2026, 7, 2), dt.date(2026, 10, 30)  # reference dates of the two snapshots (~120 days apart)
 ROWS, NEW_ROWS, REPEAT_BUYERS, DROPPED = 3_000, 300, 400, 150

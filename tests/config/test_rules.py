@@ -6,8 +6,7 @@ import pytest
 
 from segmentation.config.params import load_params, winner
 from segmentation.config.rules import coverage
-
-from ..overlapping_rules import EXPECTED, write_params
+from tests.overlapping_rules import EXPECTED, write_params
 
 
 @pytest.mark.parametrize(("cell", "segment_id"), EXPECTED.items(), ids=[str(c) for c in EXPECTED])

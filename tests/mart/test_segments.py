@@ -7,8 +7,7 @@ import pandas as pd
 
 from segmentation.config.params import load_params
 from segmentation.mart.segments import assign_segments
-
-from ..overlapping_rules import EXPECTED, write_params
+from tests.overlapping_rules import EXPECTED, write_params
 
 
 def segments_of(params, cells: list[tuple[int, int, int]]) -> pd.DataFrame:

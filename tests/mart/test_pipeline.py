@@ -14,8 +14,7 @@ from segmentation.config.params import load_params
 from segmentation.config.rules import winner
 from segmentation.mart.pipeline import MART_COLUMNS, run
 from segmentation.mart.store import CUSTOMERS, MART_FILES, SUMMARY, read_mart
-
-from .conftest import ROOT, configured_text, free_text, params_copy
+from tests.conftest import ROOT, configured_text, free_text, params_copy
 
 
 @pytest.fixture(scope="module")

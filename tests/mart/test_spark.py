@@ -25,9 +25,8 @@ from segmentation.mart.engine import connect, spark_memory, spark_remote
 from segmentation.mart.load import read_raw
 from segmentation.mart.pipeline import run, validate_only
 from segmentation.mart.store import CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SUMMARY
-
-from .conftest import ROOT, params_copy
-from .test_quality import GOOD
+from tests.conftest import ROOT, params_copy
+from tests.mart.test_quality import GOOD
 
 # pyspark 4.0's toPandas passes pandas 3 a deprecated `copy=` keyword: its warning, not ours
 pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning")
@@ -231,7 +230,7 @@ def test_transaction_input_gives_the_same_mart_on_both_engines(tmp_path, spark, 
 @pytest.mark.spark
 @pytest.mark.parametrize("unknown", [1, 0])  # no unknown customer: a sum over no rows (NaN on Spark) must count 0
 def test_orders_with_a_customer_file_and_bad_rows_give_the_same_mart_on_both_engines(tmp_path, spark, unknown):
-    from .test_transactions import ORDERS, write_customers
+    from tests.mart.test_transactions import ORDERS, write_customers
 
     orders = tmp_path / "orders.csv"
     orders.write_text(ORDERS + "7,A,2026-02-01,0,1\n11,,2026-02-01,9.00,1\n" + "10,Z,2026-02-01,9.00,1\n" * unknown)

@@ -46,10 +46,9 @@ from segmentation.report.recommend import (
 )
 from segmentation.report.site import external_assets
 from segmentation.words.traits import trait_text, trait_texts
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "chapters"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 

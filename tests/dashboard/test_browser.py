@@ -17,10 +17,9 @@ from segmentation.config.params import Params, load_params
 from segmentation.dashboard.app import create_app
 from segmentation.mart.pipeline import run
 from segmentation.mart.store import CUSTOMERS
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL_HOSTS = {"127.0.0.1"}
 TIMEOUT_MS = 20_000
 

@@ -33,8 +33,7 @@ from segmentation.mart import pipeline as pipeline_module
 from segmentation.mart.pipeline import run
 from segmentation.mart.store import CONTACTS, CUSTOMERS, FILES, INSIGHTS, MANIFEST, QUALITY, build_sha256, read_mart
 from segmentation.migration import MIGRATION, MIGRATION_JSON, read_migration
-
-from .conftest import ROOT, params_copy
+from tests.conftest import ROOT, params_copy
 
 # Runs the command line (argv[2:]) in a fresh process that SIGKILLs itself before publish step argv[1] (0: never).
 KILLER = textwrap.dedent("""

@@ -11,7 +11,7 @@ from segmentation.config.params import load_params
 from segmentation.config.rules import coverage, score_cube, winner
 from segmentation.core.errors import ParamsError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "params" / "default.yaml"
 
 

@@ -40,8 +40,7 @@ from segmentation.report.chapters import (
     remove_dead_runtime_dirs,
 )
 from segmentation.report.chapters.pool import _ctrl_c_held_from_new_workers
-
-from .conftest import ROOT, params_copy
+from tests.conftest import ROOT, params_copy
 
 # sphinx-book-theme 1.4 touches an attribute Sphinx 9 deprecates; harmless, and not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
@@ -119,7 +118,7 @@ KILLED_BUILD = textwrap.dedent("""
     from segmentation.config.params import load_params
     from segmentation.report.build import build_report
     from tests.kill_hook import kill_at_step
-    from tests.test_report_publish import report_files
+    from tests.report.test_report_publish import report_files
 
     params, root, kill_at = load_params(Path(sys.argv[1])), Path(sys.argv[2]), int(sys.argv[3])
     report_dir = root / "build" / "report" / params.name

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import ROOT, params_copy
+from tests.conftest import ROOT, params_copy
 
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "cdnow"
 ORDERS = FIXTURE_DIR / "cdnow_orders.csv.gz"

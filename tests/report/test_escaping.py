@@ -31,8 +31,7 @@ from segmentation.report.build import ReportPaths, build_report
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
-
-from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served_folder, site_pages
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served_folder, site_pages
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
 

@@ -15,8 +15,7 @@ from segmentation.config.params import load_params
 from segmentation.core.errors import InputDataError
 from segmentation.mart.pipeline import run, validate_only
 from segmentation.mart.store import CUSTOMERS, QUALITY, read_mart
-
-from .conftest import ROOT, params_copy
+from tests.conftest import ROOT, params_copy
 
 GOOD = {
     "customer_id": "10001", "name": "Ann Lee", "email": "ann.lee@example.com", "age": "40", "gender": "Female",
