@@ -118,7 +118,8 @@ def execute_notebook(
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            _literal_path(template), _literal_path(output), parameters=parameters, kernel_name="python3", progress_bar=False, log_output=False,
+            _literal_path(template), _literal_path(output), parameters=parameters, kernel_name="python3",
+            progress_bar=False, log_output=False,
             cwd=cwd, start_timeout=KERNEL_START_TIMEOUT_S, execution_timeout=CELL_TIMEOUT_S,
             kernel_manager_class=f"{__name__}.IpcKernelManager",
         )
