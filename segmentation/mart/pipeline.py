@@ -114,17 +114,18 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         validated = review.table  # a filter over the stored checked table: cheap to scan again
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
     with _stage("ids", timings, say):
+        # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
         numbers = con.create_table("customer_numbers", customer_numbers(validated), temp=True, overwrite=True)
-        identified = issue_ids(validated, numbers)
     with _stage("scores", timings, say) as note:
-        features = add_rfm(identified, review.reference_date)
-        cuts = cutoffs(features, params.bins)
-        scored = add_scores(features, cuts)
+        # the cut-offs need no ids: taken on the validated rows, without joining the numbers
+        cuts = cutoffs(add_rfm(validated, review.reference_date), params.bins)
         note(", ".join(f"{d}: {', '.join(f'{c:g}' for c in cs)}" for d, cs in cuts.items()))
     with publishing(params.mart_dir) as staging:
         with _stage("segments", timings, say):
-            segmented = _with_iso3(assign_segments(scored, params), validated)
-            # written once, sorted by the new id; everything after reads the written file
+            # ids, features, scores and segments in one query, written once sorted by the new id; everything after
+            # reads the written file
+            scored = add_scores(add_rfm(issue_ids(validated, numbers), review.reference_date), cuts)
+            segmented = _with_iso3(assign_segments(scored, params), review.checked)
             write_sorted(segmented, MART_COLUMNS, staging / CUSTOMERS)
             mart = con.read_parquet(location(con, staging / CUSTOMERS))
         with _stage("contract", timings, say):
@@ -206,7 +207,8 @@ def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[s
     """The raw customer table and the options of its review: the customer file as read, or (transaction input)
     customers derived from the reviewed orders, whose order checks join the customer checks in the review."""
     if params.transactions is None:
-        return read_raw(con, params.input_path), {}
+        # the review stores what it needs in one pass over the file
+        return read_raw(con, params.input_path, once=True), {"file_order": True}
     found = orders.review_orders(con, params)
     # without a customer file only the id and the purchase fields are known
     unknown = tuple(n for n in field_names() if n not in ("customer_id", *orders.PURCHASE_FIELDS))
@@ -265,10 +267,11 @@ def code_sha256() -> str:
     return fingerprint([__name__])
 
 
-def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
-    """Add country_iso3 by joining a small lookup of the validated table's distinct country names."""
+def _with_iso3(table: ibis.Table, checked: ibis.Table) -> ibis.Table:
+    """Add country_iso3 by joining a small lookup of the distinct country names of the checked table (names of
+    dropped rows too: they cost nothing in the lookup, and the stored table is read without the policies' joins)."""
     # an all-empty column (transaction input without a customer file) comes back as NaN, not None
-    found = validated.select("country").distinct().execute()["country"].tolist()
+    found = checked.select("country").distinct().execute()["country"].tolist()
     names = sorted(n for n in found if isinstance(n, str))
     codes = countries.iso3_map(names)
     lookup = ibis.memtable(pa.table({"country": pa.array(names, pa.string()),
