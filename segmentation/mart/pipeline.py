@@ -223,8 +223,11 @@ def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[s
 
 
 def check_contract(mart: ibis.Table, params: Params, review: quality.QualityReview) -> None:
-    """Verify the mart's validated fields with pandera; a failure here is a bug in the checks, not bad input."""
+    """Verify the mart's validated fields against their pandera contract; a failure here is a bug in the checks, not
+    bad input. One query tests every promise; pandera's own validation runs only to describe a broken one."""
     contract = quality.validated_contract(params, review.reference_date, review.optional)
+    if quality.contract_holds(mart, contract):
+        return
     try:
         contract.validate(mart, lazy=True)
     except SchemaErrors as exc:

@@ -15,6 +15,8 @@ from typing import Any
 
 import ibis
 import pandera.ibis as pa
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrors
 from ibis import _
 from ibis.backends import BaseBackend
 
@@ -423,10 +425,62 @@ def validated_contract(params: Params, reference_date: dt.date,
         columns[source] = pa.Column(ibis.dtype(kind), checks=column_checks, nullable=nullable)
     frame_checks = []
     if "last_before_first" in drops:
-        frame_checks.append(pa.Check(lambda data: data.table.last_purchase_date >= data.table.first_purchase_date,
-                                     name="last_on_or_after_first"))
+        rule = TABLE_RULES["last_on_or_after_first"]
+        frame_checks.append(pa.Check(lambda data: rule(data.table), name="last_on_or_after_first"))
     columns[FLAGS] = pa.Column(ibis.dtype("string"))
     return pa.DataFrameSchema(columns, checks=frame_checks, name="validated customer fields")
+
+
+# the contract's rules between columns, by check name: the pandera check and the one-query test share them
+TABLE_RULES: dict[str, Callable[[ibis.Table], ibis.BooleanValue]] = {
+    "last_on_or_after_first": lambda t: t.last_purchase_date >= t.first_purchase_date,
+}
+
+
+def contract_holds(table: ibis.Table, contract: pa.DataFrameSchema) -> bool:
+    """True when `table` keeps every promise of `contract`, tested in one aggregate query (pandera's own validation
+    runs a query per column and check). False when a promise is broken, or a check has no counterpart here: then
+    pandera's validation has the last word and says what is wrong.
+
+    Columns and types are pandera's schema-only validation (no query). Nulls pass a check, as they do in pandera;
+    a column that may not be null must hold no null (nor NaN).
+    """
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        try:
+            contract.validate(table, lazy=True)
+        except SchemaErrors:
+            return False
+    broken: dict[str, ibis.BooleanValue] = {}
+    for name, column in contract.columns.items():
+        value = table[name]
+        if not column.nullable:
+            missing = value.isnull()
+            broken[f"{name} null"] = missing | value.isnan() if value.type().is_floating() else missing
+        for index, check in enumerate(column.checks):
+            holds = _column_rule(value, check)
+            if holds is None:
+                return False
+            broken[f"{name} {index}"] = ~(holds | value.isnull()) if check.ignore_na else ~holds
+    for check in contract.checks:
+        if check.name not in TABLE_RULES:
+            return False
+        broken[check.name] = ~TABLE_RULES[check.name](table)
+    counts = table.aggregate(**{k: v.fill_null(False).cast("int64").sum() for k, v in broken.items()}).execute()
+    return not any(whole(n) for n in counts.iloc[0])
+
+
+def _column_rule(value: ibis.Value, check: pa.Check) -> ibis.BooleanValue | None:
+    """The predicate of one of pandera's built-in range checks on a column (None for any other check)."""
+    stats = check.statistics
+    if check.name == "in_range":
+        low = value >= stats["min_value"] if stats.get("include_min", True) else value > stats["min_value"]
+        high = value <= stats["max_value"] if stats.get("include_max", True) else value < stats["max_value"]
+        return low & high
+    bounds = {"greater_than_or_equal_to": lambda: value >= stats["min_value"],
+              "greater_than": lambda: value > stats["min_value"],
+              "less_than_or_equal_to": lambda: value <= stats["max_value"],
+              "less_than": lambda: value < stats["max_value"]}
+    return bounds[check.name]() if check.name in bounds else None
 
 
 def _examples(parsed: ibis.Table, marked: ibis.Table,
