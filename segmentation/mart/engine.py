@@ -134,6 +134,15 @@ def spark_memory(memory_limit: str) -> str:
     return f"{max(1, round(amount * (1024 if unit.startswith('G') else 1)))}m"
 
 
+def store(con: BaseBackend, name: str, table: ibis.Table) -> ibis.Table:
+    """`table` computed once into the temporary table `name`, which it replaces."""
+    if con.name == "pyspark":  # a cached temporary view (`_SparkBackend.create_table`)
+        return con.create_table(name, table, temp=True, overwrite=True)
+    # Ibis 12's `overwrite` on DuckDB writes the rows twice (into a scratch table, then a copy of it)
+    con.drop_table(name, force=True)
+    return con.create_table(name, table, temp=True)
+
+
 def location(con: BaseBackend, path: Path) -> Path | str:
     """How the engine should name a local file: the path for DuckDB; a file URI for Spark, which would otherwise
     resolve a bare path against its cluster's default file system (HDFS on YARN)."""

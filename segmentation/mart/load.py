@@ -12,7 +12,7 @@ from ibis.backends import BaseBackend
 
 from segmentation.config.schema import field_names
 from segmentation.core.errors import InputDataError
-from segmentation.mart.engine import location
+from segmentation.mart.engine import location, store
 
 ROW = "input_row"  # 1-based data-row number in the file, used to point at bad rows
 _TASK, _ID = "spark_task_", "spark_row_id_"  # Spark only: which read task produced a row, and its increasing id
@@ -67,10 +67,9 @@ def stored_with_row_numbers(con: BaseBackend, table: ibis.Table, columns: Sequen
     """`columns` of one file just read plus its data-row number, stored as `name`: later stages scan the input
     several times, and a CSV is parsed once. Spark reads lazily, so its reader errors show here."""
     if con.name != "pyspark":
-        return con.create_table(name, table.select(*columns, **{ROW: ibis.row_number() + 1}), temp=True,
-                                overwrite=True)
+        return store(con, name, table.select(*columns, **{ROW: ibis.row_number() + 1}))
     try:
-        return con.create_table(name, numbered_spark(con, table, columns), temp=True, overwrite=True)
+        return store(con, name, numbered_spark(con, table, columns))
     except Exception as exc:
         raise unreadable(path, path.suffix.lower(), exc, spark=True) from exc
 
@@ -83,9 +82,9 @@ def store_rows(con: BaseBackend, name: str, table: ibis.Table, *, file_order: bo
     its `row_number()` window would keep the whole pass, parsing and checks included, on one core.
     """
     if not file_order or con.name == "pyspark":  # Spark numbers rows as it reads them (`numbered_spark`)
-        return con.create_table(name, table, temp=True, overwrite=True)
+        return store(con, name, table)
     stored = f"{name}_unnumbered"
-    con.create_table(stored, table.drop(ROW), temp=True, overwrite=True)
+    store(con, stored, table.drop(ROW))
     # rowid: 0, 1, … in the order stored (a view, as Ibis 12's `sql()` cannot describe a query on DuckDB 2)
     con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT rowid + 1 AS "{ROW}", * FROM "{stored}"')
     return con.table(name)

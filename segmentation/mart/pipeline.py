@@ -31,7 +31,7 @@ from segmentation.core import atomic
 from segmentation.core.errors import MartFolderError
 from segmentation.core.fingerprint import fingerprint
 from segmentation.mart import countries, insights, orders, premium, quality, summary
-from segmentation.mart.engine import connect, location
+from segmentation.mart.engine import connect, location, store
 from segmentation.mart.ids import customer_numbers, issue_ids
 from segmentation.mart.load import ROW, read_raw
 from segmentation.mart.rfm import add_rfm
@@ -115,7 +115,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
     with _stage("ids", timings, say):
         # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
-        numbers = con.create_table("customer_numbers", customer_numbers(validated), temp=True, overwrite=True)
+        numbers = store(con, "customer_numbers", customer_numbers(validated))
     with _stage("scores", timings, say) as note:
         # the cut-offs need no ids: taken on the validated rows, without joining the numbers
         cuts = cutoffs(add_rfm(validated, review.reference_date), params.bins)

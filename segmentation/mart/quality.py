@@ -24,6 +24,7 @@ from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, Pla
 from segmentation.config.schema import PERSONAL_FIELDS, field_types
 from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
+from segmentation.mart.engine import store
 from segmentation.mart.load import ROW, store_rows
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
@@ -370,27 +371,24 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
     if unique_ids:
         return checked.mutate(copy_number=one, id_rows=one), 0
     # a row per id used more than once: 90,000 at most in a generated customer file, none in a clean one
-    id_rows = con.create_table(
-        "id_rows",
+    id_rows = store(
+        con, "id_rows",
         checked.filter(_.customer_id.notnull()).group_by("customer_id").aggregate(id_rows=_.count())
         .filter(_.id_rows > 1),
-        temp=True, overwrite=True,
     )
     marked = checked.left_join(id_rows, "customer_id").drop("customer_id_right")
     marked = marked.mutate(id_rows=marked.id_rows.fill_null(1))
     shared = checked.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
-    candidates = con.create_table("copy_candidates", checked.semi_join(shared, ROW_HASH).select(ROW), temp=True,
-                                  overwrite=True)
+    candidates = store(con, "copy_candidates", checked.semi_join(shared, ROW_HASH).select(ROW))
     if not whole(candidates.count().execute()):
         return marked.mutate(copy_number=one), whole(id_rows.count().execute())
     written = [as_written(n) for n in field_types()]
-    copies = con.create_table(
-        "repeated_rows",
+    copies = store(
+        con, "repeated_rows",
         parsed.semi_join(candidates, ROW)
         .mutate(copy_number=ibis.row_number().over(group_by=written, order_by=ROW) + 1)
         .filter(_.copy_number > 1)
         .select(ROW, "copy_number"),
-        temp=True, overwrite=True,
     )
     marked = marked.left_join(copies, ROW).drop(f"{ROW}_right")
     return marked.mutate(copy_number=marked.copy_number.fill_null(1)), whole(id_rows.count().execute())
