@@ -111,7 +111,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             note(f"{options['orders']['rows_in']:,} orders → {options['orders']['rows_out']:,} kept")
     with _stage("validate", timings, say) as note:
         review = quality.review(con, raw, params, **options)
-        validated = review.table  # a filter over the stored checked table: cheap to scan again
+        validated = review.table  # stored: cheap to scan again
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
     with _stage("ids", timings, say):
         # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
@@ -125,7 +125,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             # ids, features, scores and segments in one query, written once sorted by the new id; everything after
             # reads the written file
             scored = add_scores(add_rfm(issue_ids(validated, numbers), review.reference_date), cuts)
-            segmented = _with_iso3(assign_segments(scored, params), review.checked)
+            segmented = _with_iso3(assign_segments(scored, params), validated)
             write_sorted(segmented, MART_COLUMNS, staging / CUSTOMERS)
             mart = con.read_parquet(location(con, staging / CUSTOMERS))
         with _stage("contract", timings, say):
@@ -270,11 +270,10 @@ def code_sha256() -> str:
     return fingerprint([__name__])
 
 
-def _with_iso3(table: ibis.Table, checked: ibis.Table) -> ibis.Table:
-    """Add country_iso3 by joining a small lookup of the distinct country names of the checked table (names of
-    dropped rows too: they cost nothing in the lookup, and the stored table is read without the policies' joins)."""
+def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
+    """Add country_iso3 by joining a small lookup of the validated table's distinct country names."""
     # an all-empty column (transaction input without a customer file) comes back as NaN, not None
-    found = checked.select("country").distinct().execute()["country"].tolist()
+    found = validated.select("country").distinct().execute()["country"].tolist()
     names = sorted(n for n in found if isinstance(n, str))
     codes = countries.iso3_map(names)
     lookup = ibis.memtable(pa.table({"country": pa.array(names, pa.string()),

@@ -90,7 +90,6 @@ class QualityReview:
     plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
     # the earliest purchase date after the day of the run (left out as implausible): it counts once that day comes
     first_future_day: dt.date | None = None
-    checked: ibis.Table | None = None  # the stored table the validated one filters: every input row, typed
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
         """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
@@ -300,16 +299,17 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     validated = marked.mutate(**{FLAGS: _concat(flags).substr(1)})
     if dropped is not None:
         validated = validated.filter(~dropped)
-    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
-    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
         raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
+    # stored: every later stage reads it, and a stored table reads without the joins and filters behind it.
+    # Names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
+    validated = store(con, "validated", validated.select(ROW, *kept, FLAGS, ROW_HASH))
     duplicate_ids = {"ids": dup_ids, "rows": whole(counts["duplicate_ids"])}
     first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders, params.plausible,
-                         None if is_missing(first_future_day) else as_date(first_future_day), checked)
+                         None if is_missing(first_future_day) else as_date(first_future_day))
 
 
 def row_hash(parsed: ibis.Table) -> ibis.IntegerValue:
