@@ -134,13 +134,35 @@ def spark_memory(memory_limit: str) -> str:
     return f"{max(1, round(amount * (1024 if unit.startswith('G') else 1)))}m"
 
 
-def store(con: BaseBackend, name: str, table: ibis.Table) -> ibis.Table:
-    """`table` computed once into the temporary table `name`, which it replaces."""
+def store(con: BaseBackend, name: str, table: ibis.Table, *, in_order: bool = True) -> ibis.Table:
+    """`table` computed once into the temporary table `name`, which it replaces.
+
+    `in_order=False` when nothing depends on the order the rows are stored in: DuckDB then writes them on every
+    core, where keeping the order of a joined or filtered query would write on one. A query that numbers the
+    rows of a file as read (`row_number()` over the file) needs the order kept.
+    """
     if con.name == "pyspark":  # a cached temporary view (`_SparkBackend.create_table`)
         return con.create_table(name, table, temp=True, overwrite=True)
     # Ibis 12's `overwrite` on DuckDB writes the rows twice (into a scratch table, then a copy of it)
     con.drop_table(name, force=True)
-    return con.create_table(name, table, temp=True)
+    if in_order:
+        return con.create_table(name, table, temp=True)
+    con.raw_sql("SET preserve_insertion_order = false")
+    try:
+        return con.create_table(name, table, temp=True)
+    finally:
+        con.raw_sql("SET preserve_insertion_order = true")
+
+
+def release(con: BaseBackend, *names: str) -> None:
+    """Drop the temporary tables and views `names` (those that exist) on DuckDB, so that the memory they hold goes
+    to the queries still to come (a sort that would otherwise spill to disk). Spark keeps its cached views."""
+    if con.name == "pyspark":
+        return
+    kinds = dict(con.raw_sql("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    for name in names:
+        if name in kinds:
+            con.raw_sql(f'DROP {"VIEW" if kinds[name] == "VIEW" else "TABLE"} "{name}"')
 
 
 def location(con: BaseBackend, path: Path) -> Path | str:

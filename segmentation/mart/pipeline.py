@@ -115,7 +115,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
     with _stage("ids", timings, say):
         # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
-        numbers = store(con, "customer_numbers", customer_numbers(validated))
+        numbers = store(con, "customer_numbers", customer_numbers(validated), in_order=False)
     with _stage("scores", timings, say) as note:
         # the cut-offs need no ids: taken on the validated rows, without joining the numbers
         cuts = cutoffs(add_rfm(validated, review.reference_date), params.bins)
