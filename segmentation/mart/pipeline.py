@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import platform
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -83,24 +84,25 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     say = progress or (lambda _msg: None)
     check_mart_dir(params.mart_dir, keep=_kept_paths(params), params_path=params.path)
     settle(params.mart_dir)  # finish a publish a killed run committed; remove what killed runs left
+    # the input's hashes are read in the background: only an up-to-date check waits for them before the build
+    input_hashes = _in_background(_input_hashes, params)
     fingerprint = {
-        "input_sha256": file_sha256(params.input_path) if params.input_path and params.input_path.is_file() else None,
         "params_sha256": params.sha256,
         "code_sha256": code_sha256(),
         "engine": params.engine.name,  # switching engines rebuilds: the mart records which one built it
         # a mart as of another day (migration from transactions) is the same params file with another date
         "reference_date": None if params.reference_date is None else params.reference_date.isoformat(),
     }
-    if params.transactions is not None:
-        fingerprint["transactions_sha256"] = orders.find_sources(params.transactions.path).sha256()
     current = _existing_manifest(params.mart_dir)
-    if (not force and current and current.get("fingerprint") == fingerprint
-            and current.get("schema_version") == SCHEMA_VERSION and not _future_day_due(current)):
-        problem = mismatch(params.mart_dir, current)
-        if problem is None:
-            say(f"mart {params.mart_dir} is up to date (same input, params and code)")
-            return RunResult(params.mart_dir, current, skipped=True)
-        say(f"mart {params.mart_dir}: {problem}; rebuilding")
+    if (not force and current and current.get("schema_version") == SCHEMA_VERSION
+            and not _future_day_due(current)):
+        fingerprint.update(input_hashes())
+        if current.get("fingerprint") == fingerprint:
+            problem = mismatch(params.mart_dir, current)
+            if problem is None:
+                say(f"mart {params.mart_dir} is up to date (same input, params and code)")
+                return RunResult(params.mart_dir, current, skipped=True)
+            say(f"mart {params.mart_dir}: {problem}; rebuilding")
     check_writable(params.mart_dir)  # a read-only folder is known before the work, a full disk only at the end
 
     timings: dict[str, float] = {}
@@ -151,6 +153,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             write_json(staging / QUALITY, review.to_json(params.input_path))
             if params.export_contacts and params.input_path is not None:
                 _write_contacts(raw, numbers, staging / CONTACTS)
+            fingerprint.update(input_hashes())
             manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
             write_json(staging / MANIFEST, manifest)
             note(str(params.mart_dir))
@@ -268,6 +271,38 @@ def versions(engine: str = "duckdb") -> dict[str, str]:
 def code_sha256() -> str:
     """SHA-256 of every module (and data file) the pipeline imports, so any change to them rebuilds the mart."""
     return fingerprint([__name__])
+
+
+def _input_hashes(params: Params) -> dict[str, str | None]:
+    """SHA-256 of the customer file and (transaction input) of the orders table, as the fingerprint records them."""
+    found = {"input_sha256": file_sha256(params.input_path)
+             if params.input_path and params.input_path.is_file() else None}
+    if params.transactions is not None:
+        found["transactions_sha256"] = orders.find_sources(params.transactions.path).sha256()
+    return found
+
+
+def _in_background(work: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start `work(*args)` in a daemon thread (hashing releases the GIL); return a call that waits for its result
+    and raises its error, if any."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=getattr(work, "__name__", "work"), daemon=True)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return result
 
 
 def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
