@@ -154,17 +154,6 @@ def store(con: BaseBackend, name: str, table: ibis.Table, *, in_order: bool = Tr
         con.raw_sql("SET preserve_insertion_order = true")
 
 
-def release(con: BaseBackend, *names: str) -> None:
-    """Drop the temporary tables and views `names` (those that exist) on DuckDB, so that the memory they hold goes
-    to the queries still to come (a sort that would otherwise spill to disk). Spark keeps its cached views."""
-    if con.name == "pyspark":
-        return
-    kinds = dict(con.raw_sql("SELECT table_name, table_type FROM information_schema.tables").fetchall())
-    for name in names:
-        if name in kinds:
-            con.raw_sql(f'DROP {"VIEW" if kinds[name] == "VIEW" else "TABLE"} "{name}"')
-
-
 def location(con: BaseBackend, path: Path) -> Path | str:
     """How the engine should name a local file: the path for DuckDB; a file URI for Spark, which would otherwise
     resolve a bare path against its cluster's default file system (HDFS on YARN)."""

@@ -15,7 +15,6 @@ from segmentation.core.errors import InputDataError
 from segmentation.mart.engine import location, store
 
 ROW = "input_row"  # 1-based data-row number in the file, used to point at bad rows
-UNNUMBERED = "_unnumbered"  # suffix of the table behind `store_rows`'s view on DuckDB
 _TASK, _ID = "spark_task_", "spark_row_id_"  # Spark only: which read task produced a row, and its increasing id
 
 
@@ -84,7 +83,7 @@ def store_rows(con: BaseBackend, name: str, table: ibis.Table, *, file_order: bo
     """
     if not file_order or con.name == "pyspark":  # Spark numbers rows as it reads them (`numbered_spark`)
         return store(con, name, table)
-    stored = name + UNNUMBERED
+    stored = f"{name}_unnumbered"
     store(con, stored, table.drop(ROW))
     # rowid: 0, 1, … in the order stored (a view, as Ibis 12's `sql()` cannot describe a query on DuckDB 2)
     con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT rowid + 1 AS "{ROW}", * FROM "{stored}"')

@@ -113,7 +113,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             note(f"{options['orders']['rows_in']:,} orders → {options['orders']['rows_out']:,} kept")
     with _stage("validate", timings, say) as note:
         review = quality.review(con, raw, params, **options)
-        validated = review.table  # stored: cheap to scan again
+        validated = review.table  # a filter over the stored checked table: cheap to scan again
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
     with _stage("ids", timings, say):
         # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
@@ -125,8 +125,10 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     with publishing(params.mart_dir) as staging:
         with _stage("segments", timings, say):
             # ids, features, scores and segments in one query, written once sorted by the new id; everything after
-            # reads the written file
-            scored = add_scores(add_rfm(issue_ids(validated, numbers), review.reference_date), cuts)
+            # reads the written file. The numbers hold only validated rows: joined to them, the flagged rows need no
+            # filter, and the engine builds the join on the narrow numbers, not on the wide rows it would estimate
+            # a filter to leave few of
+            scored = add_scores(add_rfm(issue_ids(review.flagged, numbers), review.reference_date), cuts)
             segmented = _with_iso3(assign_segments(scored, params), validated)
             write_sorted(segmented, MART_COLUMNS, staging / CUSTOMERS)
             mart = con.read_parquet(location(con, staging / CUSTOMERS))

@@ -24,8 +24,8 @@ from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, Pla
 from segmentation.config.schema import PERSONAL_FIELDS, field_types
 from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
-from segmentation.mart.engine import release, store
-from segmentation.mart.load import ROW, UNNUMBERED, store_rows
+from segmentation.mart.engine import store
+from segmentation.mart.load import ROW, store_rows
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
 FLAGS = "dq_flags"
@@ -36,8 +36,6 @@ RANGES = {"age": (18, 80), "credit_score": (300, 850), "churn_risk": (0, 1)}
 MONEY = ("total_spent", "avg_order_value", "income")
 DATES = ("first_purchase_date", "last_purchase_date")
 EXAMPLES = 5
-CHECKED = "checked"  # the stored table of typed fields and check results, every input row
-REPEATS = ("id_rows", "copy_candidates", "repeated_rows")  # small stored tables of shared ids and copies
 MIN_AOV = 0.01  # a positive average order value below one cent is implausible: total ÷ it overflows the frequency
 
 
@@ -92,6 +90,9 @@ class QualityReview:
     plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
     # the earliest purchase date after the day of the run (left out as implausible): it counts once that day comes
     first_future_day: dt.date | None = None
+    # every input row with its flags, dropped ones too: joined to a table that only validated rows are in (the id
+    # numbers), it gives the validated rows without filtering them again
+    flagged: ibis.Table | None = None
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
         """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
@@ -259,7 +260,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
     on_rows = row_checks(optional, params.plausible, today)
     checked = store_rows(
-        con, CHECKED,
+        con, "checked",
         parsed.select(ROW, *kept, **{ROW_HASH: row_hash(parsed)},
                       **{FAILS + c.id: c.failing(parsed).fill_null(False) for c in on_rows}),
         file_order=file_order,
@@ -304,15 +305,14 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
         raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
-    # stored: every later stage reads it, and a stored table reads without the joins and filters behind it.
-    # Names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
-    validated = store(con, "validated", validated.select(ROW, *kept, FLAGS, ROW_HASH), in_order=False)
-    release(con, CHECKED, CHECKED + UNNUMBERED, *REPEATS)  # its memory goes to the sorted write
+    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
+    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
+    flagged = marked.mutate(**{FLAGS: _concat(flags).substr(1)}).select(ROW, *kept, FLAGS, ROW_HASH)
     duplicate_ids = {"ids": dup_ids, "rows": whole(counts["duplicate_ids"])}
     first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders, params.plausible,
-                         None if is_missing(first_future_day) else as_date(first_future_day))
+                         None if is_missing(first_future_day) else as_date(first_future_day), flagged)
 
 
 def row_hash(parsed: ibis.Table) -> ibis.IntegerValue:
@@ -375,7 +375,7 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
         return checked.mutate(copy_number=one, id_rows=one), 0
     # a row per id used more than once: 90,000 at most in a generated customer file, none in a clean one
     id_rows = store(
-        con, REPEATS[0],
+        con, "id_rows",
         checked.filter(_.customer_id.notnull()).group_by("customer_id").aggregate(id_rows=_.count())
         .filter(_.id_rows > 1),
         in_order=False,
@@ -383,12 +383,12 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
     marked = checked.left_join(id_rows, "customer_id").drop("customer_id_right")
     marked = marked.mutate(id_rows=marked.id_rows.fill_null(1))
     shared = checked.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
-    candidates = store(con, REPEATS[1], checked.semi_join(shared, ROW_HASH).select(ROW), in_order=False)
+    candidates = store(con, "copy_candidates", checked.semi_join(shared, ROW_HASH).select(ROW), in_order=False)
     if not whole(candidates.count().execute()):
         return marked.mutate(copy_number=one), whole(id_rows.count().execute())
     written = [as_written(n) for n in field_types()]
     copies = store(
-        con, REPEATS[2],
+        con, "repeated_rows",
         parsed.semi_join(candidates, ROW)
         .mutate(copy_number=ibis.row_number().over(group_by=written, order_by=ROW) + 1)
         .filter(_.copy_number > 1)
