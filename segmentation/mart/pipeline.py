@@ -128,9 +128,9 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             # reads the written file. The numbers hold only validated rows: joined to them, the flagged rows need no
             # filter, and the engine builds the join on the narrow numbers, not on the wide rows it would estimate
             # a filter to leave few of
-            scored = add_scores(add_rfm(issue_ids(review.flagged, numbers), review.reference_date), cuts)
-            segmented = _with_iso3(assign_segments(scored, params), validated)
-            write_sorted(segmented, MART_COLUMNS, staging / CUSTOMERS)
+            identified = _with_iso3(issue_ids(review.flagged, numbers), validated)
+            write_sorted(identified, MART_COLUMNS, staging / CUSTOMERS, derive=lambda table: assign_segments(
+                add_scores(add_rfm(table, review.reference_date), cuts), params))
             mart = con.read_parquet(location(con, staging / CUSTOMERS))
         with _stage("contract", timings, say):
             check_contract(mart, params, review)
@@ -340,16 +340,22 @@ def _write_contacts(raw: ibis.Table, numbers: ibis.Table, path: Path) -> None:
     write_sorted(contacts, ("customer_id", *PERSONAL_FIELDS), path)
 
 
-def write_sorted(table: ibis.Table, columns: Sequence[str], path: Path) -> None:
+def write_sorted(table: ibis.Table, columns: Sequence[str], path: Path,
+                 derive: Callable[[ibis.Table], ibis.Table] | None = None) -> None:
     """Write `columns` of a table that carries `customer_number` to ONE Parquet file, in customer_number order.
 
-    DuckDB writes the file itself. Spark writes a folder of part files (one per task, each a sorted range), so
-    they are streamed into one file, in order, with the same column types as DuckDB's.
+    `derive` adds columns computed from each row alone. DuckDB computes them on the sorted rows, so the sort moves
+    fewer columns (it keeps the sorted order through a projection, as it does for the final one), and writes the
+    file itself. Spark writes a folder of part files (one per task, each a sorted range), so they are streamed into
+    one file, in order, with the same column types as DuckDB's.
     """
+    derive = derive or (lambda rows: rows)
     ordered = table.order_by("customer_number")
     if table.get_backend().name != "pyspark":
-        ordered.select(*columns).to_parquet(path)
+        derive(ordered.view()).select(*columns).to_parquet(path)
         return
+    ordered = derive(ordered)
+    table = derive(table)
     schema = pa.schema([pa.field(name, dtype.to_pyarrow()) for name, dtype in table.select(*columns).schema().items()])
     parts = path.with_name(f".{path.name}.parts")
     try:
