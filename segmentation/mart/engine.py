@@ -135,6 +135,26 @@ def spark_memory(memory_limit: str) -> str:
     return f"{max(1, round(amount * (1024 if unit.startswith('G') else 1)))}m"
 
 
+def store(con: BaseBackend, name: str, table: ibis.Table, *, in_order: bool = True) -> ibis.Table:
+    """`table` computed once into the temporary table `name`, which it replaces.
+
+    `in_order=False` when nothing depends on the order the rows are stored in: DuckDB then writes them on every
+    core, where keeping the order of a joined or filtered query would write on one. A query that numbers the
+    rows of a file as read (`row_number()` over the file) needs the order kept.
+    """
+    if con.name == "pyspark":  # a cached temporary view (`_SparkBackend.create_table`)
+        return con.create_table(name, table, temp=True, overwrite=True)
+    # Ibis 12's `overwrite` on DuckDB writes the rows twice (into a scratch table, then a copy of it)
+    con.drop_table(name, force=True)
+    if in_order:
+        return con.create_table(name, table, temp=True)
+    con.raw_sql("SET preserve_insertion_order = false")
+    try:
+        return con.create_table(name, table, temp=True)
+    finally:
+        con.raw_sql("SET preserve_insertion_order = true")
+
+
 def location(con: BaseBackend, path: Path) -> Path | str:
     """How the engine should name a local file: the path for DuckDB; a file URI for Spark, which would otherwise
     resolve a bare path against its cluster's default file system (HDFS on YARN)."""

@@ -12,14 +12,18 @@ from ibis.backends import BaseBackend
 
 from segmentation.config.schema import field_names
 from segmentation.core.errors import InputDataError
-from segmentation.mart.engine import location
+from segmentation.mart.engine import location, store
 
 ROW = "input_row"  # 1-based data-row number in the file, used to point at bad rows
 _TASK, _ID = "spark_task_", "spark_row_id_"  # Spark only: which read task produced a row, and its increasing id
 
 
-def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
-    """The file's 20 fields (CSV: as text, parsed later) plus its data-row number; missing fields fail here."""
+def read_raw(con: BaseBackend, path: Path, *, once: bool = False) -> ibis.Table:
+    """The file's 20 fields (CSV: as text, parsed later) plus its data-row number; missing fields fail here.
+
+    A CSV file is stored once parsed, since later stages scan it several times; with `once` (the caller reads it
+    in one pass and seldom again) DuckDB reads it where it is used instead. Spark always stores it.
+    """
     if not path.is_file():
         raise InputDataError(
             f"{path}: input file not found; create it with `python -m segmentation generate` or set `input` in the params"
@@ -44,7 +48,7 @@ def read_raw(con: BaseBackend, path: Path) -> ibis.Table:
         raise InputDataError(
             f"{path}: field(s) {', '.join(missing)} missing (all rows); expected the 20 fields of the customer file"
         )
-    if suffix == ".parquet" and not spark:  # columnar and cheap: later stages read it again rather than store it
+    if (suffix == ".parquet" or once) and not spark:  # Parquet is columnar and cheap to read again
         return table.select(*field_names(), **{ROW: ibis.row_number() + 1})
     return stored_with_row_numbers(con, table, field_names(), "raw_input", path)
 
@@ -63,12 +67,27 @@ def stored_with_row_numbers(con: BaseBackend, table: ibis.Table, columns: Sequen
     """`columns` of one file just read plus its data-row number, stored as `name`: later stages scan the input
     several times, and a CSV is parsed once. Spark reads lazily, so its reader errors show here."""
     if con.name != "pyspark":
-        return con.create_table(name, table.select(*columns, **{ROW: ibis.row_number() + 1}), temp=True,
-                                overwrite=True)
+        return store(con, name, table.select(*columns, **{ROW: ibis.row_number() + 1}))
     try:
-        return con.create_table(name, numbered_spark(con, table, columns), temp=True, overwrite=True)
+        return store(con, name, numbered_spark(con, table, columns))
     except Exception as exc:
         raise unreadable(path, path.suffix.lower(), exc, spark=True) from exc
+
+
+def store_rows(con: BaseBackend, name: str, table: ibis.Table, *, file_order: bool = False) -> ibis.Table:
+    """`table` stored as the temporary table `name`.
+
+    With `file_order`, `table` is row for row the file `read_raw` read, and its data-row numbers (ROW) are taken
+    from where the rows land: DuckDB stores rows in the order it reads them (`preserve_insertion_order`), while
+    its `row_number()` window would keep the whole pass, parsing and checks included, on one core.
+    """
+    if not file_order or con.name == "pyspark":  # Spark numbers rows as it reads them (`numbered_spark`)
+        return store(con, name, table)
+    stored = f"{name}_unnumbered"
+    store(con, stored, table.drop(ROW))
+    # rowid: 0, 1, … in the order stored (a view, as Ibis 12's `sql()` cannot describe a query on DuckDB 2)
+    con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT rowid + 1 AS "{ROW}", * FROM "{stored}"')
+    return con.table(name)
 
 
 def unreadable(path: Path, suffix: str, exc: Exception, *, spark: bool = False) -> InputDataError:

@@ -33,6 +33,7 @@ from segmentation.config.params import ORDER_CHECKS, Params, PlausibleParams
 from segmentation.config.schema import field_types
 from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
+from segmentation.mart.engine import store
 from segmentation.mart.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
 from segmentation.mart.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
 from segmentation.mart.store import file_sha256
@@ -205,8 +206,7 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
 
     kept = parsed.filter(passes)
     frequency = "orders" if "order_id" in parsed.columns else "days"
-    purchases = con.create_table("purchases", roll_up(kept, "order_id" if frequency == "orders" else "order_date"),
-                                 temp=True, overwrite=True)
+    purchases = store(con, "purchases", roll_up(kept, "order_id" if frequency == "orders" else "order_date"))
 
     without_orders = None
     if params.input_path is not None:

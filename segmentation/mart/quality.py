@@ -15,6 +15,8 @@ from typing import Any
 
 import ibis
 import pandera.ibis as pa
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrors
 from ibis import _
 from ibis.backends import BaseBackend
 
@@ -22,7 +24,8 @@ from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, Pla
 from segmentation.config.schema import PERSONAL_FIELDS, field_types
 from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
-from segmentation.mart.load import ROW
+from segmentation.mart.engine import store
+from segmentation.mart.load import ROW, store_rows
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
 FLAGS = "dq_flags"
@@ -95,6 +98,9 @@ class QualityReview:
     plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
     # the earliest purchase date after the day of the run (left out as implausible): it counts once that day comes
     first_future_day: dt.date | None = None
+    # every input row with its flags, dropped ones too: joined to a table that only validated rows are in (the id
+    # numbers), it gives the validated rows without filtering them again
+    flagged: ibis.Table | None = None
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
         """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
@@ -160,10 +166,16 @@ def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS,
            plausible: PlausibleParams = PlausibleParams(), today: dt.date | None = None) -> list[Check]:
     """All checks, in report order; predicates treat an unknown (null) outcome as passing. The date window ends on
     plausible.latest_date or, by default, on `today` (the day of the run)."""
+    found = {c.id: c for c in [*row_checks(optional, plausible, today), *table_checks(reference_date)]}
+    return [found[cid] for cid in QUALITY_CHECKS]
+
+
+def row_checks(optional: tuple[str, ...] = OPTIONAL_FIELDS, plausible: PlausibleParams = PlausibleParams(),
+               today: dt.date | None = None) -> list[Check]:
+    """The checks a row passes or fails on its own, on the parsed fields and their text as written."""
     types = field_types()
     required = [n for n in types if n not in optional]
     parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
-    ref = ibis.date(reference_date)
     return [
         Check.each("nulls", required, lambda t, n: t[as_written(n)].isnull()),
         Check.each("unparsable_values", parsed_kinds, _unparsed),
@@ -172,7 +184,6 @@ def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS,
                    f"{plausible.earliest_date} to {plausible.latest(today)}"),
         Check.each("out_of_range", RANGES, lambda t, n: ~t[n].between(*RANGES[n])),
         Check("last_before_first", DATES, lambda t: t.last_purchase_date < t.first_purchase_date),
-        Check.each("dates_after_reference", DATES, lambda t, n: t[n] >= ref),
         Check.each("negative_money", MONEY, lambda t, n: t[n] < 0),
         Check.each("implausible_money", MONEY, lambda t, n: _implausible_money(t[n], n, plausible.max_money),
                    f"max_money {plausible.max_money:,}"),
@@ -182,8 +193,17 @@ def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS,
             "aov_above_total", ("avg_order_value", "total_spent"),
             lambda t: t.avg_order_value > t.total_spent + 0.01,
         ),
+    ]
+
+
+def table_checks(reference_date: dt.date) -> list[Check]:
+    """The checks that need the whole table (its reference date, or the other rows), on the typed fields and the
+    marks of `mark_repeats`."""
+    ref = ibis.date(reference_date)
+    return [
+        Check.each("dates_after_reference", DATES, lambda t, n: t[n] >= ref),
         Check("duplicate_ids", ("customer_id",), lambda t: t.id_rows > 1),
-        Check("duplicate_rows", tuple(types), lambda t: t.copy_number > 1),
+        Check("duplicate_rows", tuple(field_types()), lambda t: t.copy_number > 1),
     ]
 
 
@@ -229,70 +249,82 @@ def no_rows(source: Path | str | None) -> InputDataError:
 def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | str | None = None,
            reference_date: dt.date | None = None, optional: tuple[str, ...] = OPTIONAL_FIELDS,
            orders: dict[str, Any] | None = None, order_checks: list[CheckResult] = (),
-           today: dt.date | None = None) -> QualityReview:
+           today: dt.date | None = None, file_order: bool = False) -> QualityReview:
     """Run every check on the raw table, apply the policies, and return the validated table with the review.
 
-    One pass computes every check into a stored table (typed fields plus one yes/no column per check); counts,
-    the validated rows and the flags are then cheap reads of it. `source` names the input in error messages
-    (default: the params' customer file); `optional` lists the fields that may be empty. With transaction input,
-    `orders` and `order_checks` are the orders table's review, reported ahead of the customer checks. `today` (the
-    day of the run by default) ends the plausible date window unless the params set plausible.latest_date. No row
-    left after the checks stops the run, naming the checks that removed the rows.
+    One pass over the raw table parses it and runs every check a row decides alone into a stored table (typed
+    fields, the row hash, one yes/no column per check); the reference date, the checks that need the whole table,
+    the counts, the validated rows and the flags are then cheap reads of it. The raw table is read again only for
+    examples of failing checks on fields that are not text, and to compare rows that share a hash. `source` names
+    the input in error messages (default: the params' customer file); `optional` lists the fields that may be
+    empty. With transaction input, `orders` and `order_checks` are the orders table's review, reported ahead of the
+    customer checks. `today` (the day of the run by default) ends the plausible date window unless the params set
+    plausible.latest_date. `file_order`: `raw` is the customer file as read, row for row (`load.store_rows`). No
+    row left after the checks stops the run, naming the checks that removed the rows.
     """
     parsed = parse(raw)
     source = source or params.input_path
     today = today or dt.date.today()
-    reference_date = reference_date or reference_date_for(parsed, params, source, today)
-    all_checks = checks(reference_date, optional, params.plausible, today)
-    marked = mark_repeats(con, parsed, unique_ids=orders is not None)
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
-    fails = {c.id: FAILS + c.id for c in all_checks}
-    checked = con.create_table(
-        "checked",
-        marked.select(ROW, *kept, ROW_HASH, "id_rows", **{fails[c.id]: c.failing(marked).fill_null(False)
-                                                           for c in all_checks}),
-        temp=True, overwrite=True,
+    on_rows = row_checks(optional, params.plausible, today)
+    checked = store_rows(
+        con, "checked",
+        parsed.select(ROW, *kept, **{ROW_HASH: row_hash(parsed)},
+                      **{FAILS + c.id: c.failing(parsed).fill_null(False) for c in on_rows}),
+        file_order=file_order,
     )
+    reference_date = reference_date or reference_date_for(checked, params, source, today)
+    marked, dup_ids = mark_repeats(con, parsed, checked, unique_ids=orders is not None)
+    all_checks = checks(reference_date, optional, params.plausible, today)
+    fails = {c.id: marked[FAILS + c.id] if FAILS + c.id in marked.columns else c.failing(marked).fill_null(False)
+             for c in all_checks}
     drop_ids = [c.id for c in all_checks if params.quality[c.id] == "drop"]
-    dropped = any_of(checked[fails[cid]] for cid in drop_ids)
+    dropped = any_of(fails[cid] for cid in drop_ids)
     future = {}
     if params.plausible.latest_date is None:  # the window ends on the day of the run, so it moves with the clock
-        after_today = [ibis.ifelse(checked[n] > ibis.date(today), checked[n], None).min() for n in DATES]
+        after_today = [ibis.ifelse(marked[n] > ibis.date(today), marked[n], None).min() for n in DATES]
         future = {"first_future_day": ibis.least(*after_today)}
-    counts = checked.aggregate(
+    counts = marked.aggregate(
         **future,
         rows=_.count(),
         dropped=(dropped if dropped is not None else ibis.literal(False)).cast("int64").sum(),
-        dup_ids=ibis.ifelse(checked.id_rows > 1, checked.customer_id, None).nunique(),
-        **{cid: checked[col].cast("int64").sum() for cid, col in fails.items()},
+        **{cid: fail.cast("int64").sum() for cid, fail in fails.items()},
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
 
+    failing = [c for c in all_checks if whole(counts[c.id])]
+    examples = _examples(parsed, marked, {c.id: (fails[c.id], c.fields) for c in failing})
     results = []
     for check in all_checks:
         policy = params.quality[check.id]
         count = whole(counts[check.id])
         result = CheckResult(check.id, check.description, list(check.fields), policy, count)
         if count:
-            result.examples = _examples(parsed, checked.filter(checked[fails[check.id]]), check.fields)
+            result.examples = examples[check.id]
             if policy == "fail":
                 raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
         results.append(result)
 
-    flags = [ibis.ifelse(checked[fails[r.id]], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
-    validated = checked.mutate(**{FLAGS: _concat(flags).substr(1)})
+    flags = [ibis.ifelse(fails[r.id], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
+    validated = marked.mutate(**{FLAGS: _concat(flags).substr(1)})
     if dropped is not None:
         validated = validated.filter(~dropped)
-    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
-    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
         raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
-    duplicate_ids = {"ids": whole(counts["dup_ids"]), "rows": whole(counts["duplicate_ids"])}
+    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
+    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
+    flagged = marked.mutate(**{FLAGS: _concat(flags).substr(1)}).select(ROW, *kept, FLAGS, ROW_HASH)
+    duplicate_ids = {"ids": dup_ids, "rows": whole(counts["duplicate_ids"])}
     first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders, params.plausible,
-                         None if is_missing(first_future_day) else as_date(first_future_day))
+                         None if is_missing(first_future_day) else as_date(first_future_day), flagged)
+
+
+def row_hash(parsed: ibis.Table) -> ibis.IntegerValue:
+    """The hash of all 20 fields as written: finds exact copies and breaks ties between customers."""
+    return ibis.struct({c: parsed[c] for c in (as_written(n) for n in field_types())}).hash()
 
 
 def _failed(source: Path | str | None, params: Params, parsed: ibis.Table, check: Check, count: int,
@@ -335,38 +367,42 @@ def nothing_left(source: Path | str | None, params: Params, rows_in: int, result
     return InputDataError(f"{source}: no customer left after the data-quality checks ({what}; {why}); {fix}")
 
 
-def mark_repeats(con: BaseBackend, parsed: ibis.Table, *, unique_ids: bool = False) -> ibis.Table:
-    """Add id_rows (rows sharing this customer id), copy_number (>1 on a later exact copy of a row) and row_hash.
+def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
+                 unique_ids: bool = False) -> tuple[ibis.Table, int]:
+    """`checked` plus id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row),
+    and the number of ids used by more than one row.
 
-    The hash of all fields is computed once into a narrow stored table. Rows whose hash is shared are candidates,
-    and only the candidates (few) are compared field by field, so the table is never sorted on all 20 fields.
-    With `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
+    Both marks come from small stored tables joined on: the ids used more than once, and the later copies. Rows whose
+    `row_hash` is shared are the candidates for copies; only they are compared field by field, as written in
+    `parsed` (read again only when some hash is shared), so the table is never sorted on all 20 fields. With
+    `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
     """
-    written = [as_written(n) for n in field_types()]
-    hashes = con.create_table(
-        "row_hashes", parsed.select(ROW, **{ROW_HASH: ibis.struct({c: parsed[c] for c in written}).hash()}),
-        temp=True, overwrite=True,
-    )
+    one = ibis.literal(1, "int64")
     if unique_ids:
-        marked = parsed.join(hashes, ROW)
-        return marked.mutate(copy_number=ibis.literal(1, "int64"), id_rows=ibis.literal(1, "int64"))
-    shared = hashes.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
-    candidates = parsed.semi_join(hashes.semi_join(shared, ROW_HASH), ROW)
-    copies = (
-        candidates.mutate(copy_number=ibis.row_number().over(group_by=written, order_by=ROW) + 1)
+        return checked.mutate(copy_number=one, id_rows=one), 0
+    # a row per id used more than once: 90,000 at most in a generated customer file, none in a clean one
+    id_rows = store(
+        con, "id_rows",
+        checked.filter(_.customer_id.notnull()).group_by("customer_id").aggregate(id_rows=_.count())
+        .filter(_.id_rows > 1),
+        in_order=False,
+    )
+    marked = checked.left_join(id_rows, "customer_id").drop("customer_id_right")
+    marked = marked.mutate(id_rows=marked.id_rows.fill_null(1))
+    shared = checked.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
+    candidates = store(con, "copy_candidates", checked.semi_join(shared, ROW_HASH).select(ROW), in_order=False)
+    if not whole(candidates.count().execute()):
+        return marked.mutate(copy_number=one), whole(id_rows.count().execute())
+    written = [as_written(n) for n in field_types()]
+    copies = store(
+        con, "repeated_rows",
+        parsed.semi_join(candidates, ROW)
+        .mutate(copy_number=ibis.row_number().over(group_by=written, order_by=ROW) + 1)
         .filter(_.copy_number > 1)
-        .select(ROW, "copy_number")
+        .select(ROW, "copy_number"),
     )
-    # stored once, read twice: copies are rare; the id lookup has a row per distinct id (90,000 at most in a
-    # generated customer file, one per customer with transaction input)
-    copies = con.create_table("repeated_rows", copies, temp=True, overwrite=True)
-    id_rows = con.create_table(
-        "id_rows", parsed.group_by("customer_id").aggregate(id_rows=_.count()), temp=True, overwrite=True
-    )
-    marked = parsed.join(hashes, ROW)
-    marked = marked.left_join(id_rows, "customer_id").drop("customer_id_right")
     marked = marked.left_join(copies, ROW).drop(f"{ROW}_right")
-    return marked.mutate(copy_number=marked.copy_number.fill_null(1), id_rows=marked.id_rows.fill_null(1))
+    return marked.mutate(copy_number=marked.copy_number.fill_null(1)), whole(id_rows.count().execute())
 
 
 def validated_contract(params: Params, reference_date: dt.date,
@@ -398,22 +434,93 @@ def validated_contract(params: Params, reference_date: dt.date,
         columns[source] = pa.Column(ibis.dtype(kind), checks=column_checks, nullable=nullable)
     frame_checks = []
     if "last_before_first" in drops:
-        frame_checks.append(pa.Check(lambda data: data.table.last_purchase_date >= data.table.first_purchase_date,
-                                     name="last_on_or_after_first"))
+        rule = TABLE_RULES["last_on_or_after_first"]
+        frame_checks.append(pa.Check(lambda data: rule(data.table), name="last_on_or_after_first"))
     columns[FLAGS] = pa.Column(ibis.dtype("string"))
     return pa.DataFrameSchema(columns, checks=frame_checks, name="validated customer fields")
 
 
-def _examples(parsed: ibis.Table, failing_rows: ibis.Table, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Up to five failing rows (row number and the checked fields as written in the file), never personal data."""
-    shown = [f for f in fields if f not in PERSONAL_FIELDS][:8]
-    first = failing_rows.select(ROW).order_by(ROW).limit(EXAMPLES)
-    rows = parsed.semi_join(first, ROW).select(ROW, *(as_written(f) for f in shown)).order_by(ROW).execute()
-    out = []
-    for rec in rows.to_dict("records"):
-        item = {ROW: int(rec[ROW])}
-        item.update({f: (None if is_missing(rec[as_written(f)]) else rec[as_written(f)]) for f in shown})
-        out.append(item)
+# the contract's rules between columns, by check name: the pandera check and the one-query test share them
+TABLE_RULES: dict[str, Callable[[ibis.Table], ibis.BooleanValue]] = {
+    "last_on_or_after_first": lambda t: t.last_purchase_date >= t.first_purchase_date,
+}
+
+
+def contract_holds(table: ibis.Table, contract: pa.DataFrameSchema) -> bool:
+    """True when `table` keeps every promise of `contract`, tested in one aggregate query (pandera's own validation
+    runs a query per column and check). False when a promise is broken, or a check has no counterpart here: then
+    pandera's validation has the last word and says what is wrong.
+
+    Columns and types are pandera's schema-only validation (no query). Nulls pass a check, as they do in pandera;
+    a column that may not be null must hold no null (nor NaN).
+    """
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        try:
+            contract.validate(table, lazy=True)
+        except SchemaErrors:
+            return False
+    broken: dict[str, ibis.BooleanValue] = {}
+    for name, column in contract.columns.items():
+        value = table[name]
+        if not column.nullable:
+            missing = value.isnull()
+            broken[f"{name} null"] = missing | value.isnan() if value.type().is_floating() else missing
+        for index, check in enumerate(column.checks):
+            holds = _column_rule(value, check)
+            if holds is None:
+                return False
+            broken[f"{name} {index}"] = ~(holds | value.isnull()) if check.ignore_na else ~holds
+    for check in contract.checks:
+        if check.name not in TABLE_RULES:
+            return False
+        broken[check.name] = ~TABLE_RULES[check.name](table)
+    counts = table.aggregate(**{k: v.fill_null(False).cast("int64").sum() for k, v in broken.items()}).execute()
+    return not any(whole(n) for n in counts.iloc[0])
+
+
+def _column_rule(value: ibis.Value, check: pa.Check) -> ibis.BooleanValue | None:
+    """The predicate of one of pandera's built-in range checks on a column (None for any other check)."""
+    stats = check.statistics
+    if check.name == "in_range":
+        low = value >= stats["min_value"] if stats.get("include_min", True) else value > stats["min_value"]
+        high = value <= stats["max_value"] if stats.get("include_max", True) else value < stats["max_value"]
+        return low & high
+    bounds = {"greater_than_or_equal_to": lambda: value >= stats["min_value"],
+              "greater_than": lambda: value > stats["min_value"],
+              "less_than_or_equal_to": lambda: value <= stats["max_value"],
+              "less_than": lambda: value < stats["max_value"]}
+    return bounds[check.name]() if check.name in bounds else None
+
+
+def _examples(parsed: ibis.Table, marked: ibis.Table,
+              failing: dict[str, tuple[ibis.BooleanValue, tuple[str, ...]]]) -> dict[str, list[dict[str, Any]]]:
+    """Per failing check, up to five failing rows (row number and the checked fields as written in the file), never
+    personal data. `failing` maps a check id to its predicate on `marked` and its fields. Text fields are as written
+    in `marked`; other fields are read from `parsed`, in one query for every check."""
+    shown = {cid: [f for f in fields if f not in PERSONAL_FIELDS][:8] for cid, (_fail, fields) in failing.items()}
+    first = {cid: sorted(int(r) for r in marked.filter(fail).select(ROW).order_by(ROW).limit(EXAMPLES)
+                         .execute()[ROW])
+             for cid, (fail, _fields) in failing.items()}
+    from_file = {cid for cid, fields in shown.items() if any(as_written(f) != f for f in fields)}
+    values: dict[int, dict[str, Any]] = {}
+    if from_file:
+        rows = sorted({r for cid in from_file for r in first[cid]})
+        columns = sorted({as_written(f) for cid in from_file for f in shown[cid]})
+        for rec in parsed.filter(parsed[ROW].isin(rows)).select(ROW, *columns).execute().to_dict("records"):
+            values[int(rec[ROW])] = rec
+    text_columns = sorted({f for cid in set(failing) - from_file for f in shown[cid]})
+    if text_columns:
+        rows = sorted({r for cid in set(failing) - from_file for r in first[cid]})
+        for rec in marked.filter(marked[ROW].isin(rows)).select(ROW, *text_columns).execute().to_dict("records"):
+            values.setdefault(int(rec[ROW]), {}).update(rec)
+    out = {}
+    for cid in failing:
+        out[cid] = []
+        for row in first[cid]:
+            rec = values[row]
+            item = {ROW: row}
+            item.update({f: (None if is_missing(rec[as_written(f)]) else rec[as_written(f)]) for f in shown[cid]})
+            out[cid].append(item)
     return out
 
 

@@ -21,11 +21,12 @@ def score_values(table: ibis.Table) -> dict[str, ibis.NumericValue]:
 
 
 def cutoffs(table: ibis.Table, bins: int) -> dict[str, list[float]]:
-    """The n−1 quantile cut-offs of each dimension (one query)."""
+    """The n−1 quantile cut-offs of each dimension (one query; each dimension's values are ordered once for all its
+    quantiles, where one quantile per aggregate would order them n−1 times)."""
     values = score_values(table)
-    aggs = {f"{dim}_{k}": values[dim].quantile(k / bins) for dim in DIMENSIONS for k in range(1, bins)}
-    row = table.aggregate(**aggs).execute().iloc[0]
-    return {dim: [float(row[f"{dim}_{k}"]) for k in range(1, bins)] for dim in DIMENSIONS}
+    levels = [k / bins for k in range(1, bins)]
+    row = table.aggregate(**{dim: values[dim].quantile(levels) for dim in DIMENSIONS}).execute().iloc[0]
+    return {dim: [float(cut) for cut in row[dim]] for dim in DIMENSIONS}
 
 
 def add_scores(table: ibis.Table, cuts: dict[str, list[float]]) -> ibis.Table:

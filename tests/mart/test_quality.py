@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
+from pandera.errors import SchemaErrors
 
 from segmentation.cli import main
 from segmentation.config.params import load_params
 from segmentation.core.errors import InputDataError
+from segmentation.mart import quality
+from segmentation.mart.engine import connect
 from segmentation.mart.pipeline import run, validate_only
 from segmentation.mart.store import CUSTOMERS, QUALITY, read_mart
 from tests.conftest import ROOT, params_copy
@@ -100,6 +105,43 @@ def test_policy_keep_lets_out_of_range_rows_through_without_breaking_the_contrac
     path = customer_file(tmp_path, [{}, {"age": "120"}])
     run(params_for(tmp_path, path, quality={"out_of_range": "flag"}))
     assert (tmp_path / "mart" / CUSTOMERS).exists()
+
+
+BROKEN_PROMISES = {
+    "in range": lambda t: t.mutate(age=ibis.ifelse(t.customer_id == "C000002", 120, t.age)),
+    "not negative": lambda t: t.mutate(income=ibis.ifelse(t.customer_id == "C000002", -1.0, t.income)),
+    "above zero": lambda t: t.mutate(avg_order_value=ibis.ifelse(t.customer_id == "C000002", 0.0, t.avg_order_value)),
+    "before the reference date": lambda t: t.mutate(last_purchase_date=ibis.date(2026, 1, 1)),
+    "last on or after first": lambda t: t.mutate(first_purchase_date=ibis.ifelse(
+        t.customer_id == "C000002", t.last_purchase_date + ibis.interval(days=1), t.first_purchase_date)),
+    "not null": lambda t: t.mutate(country=ibis.ifelse(t.customer_id == "C000002", ibis.null("string"), t.country)),
+    "not NaN": lambda t: t.mutate(churn_risk=ibis.ifelse(t.customer_id == "C000002", float("nan"), t.churn_risk)),
+    "its type": lambda t: t.mutate(age=t.age.cast("float64")),
+    "its columns": lambda t: t.drop("income"),
+}
+
+
+@pytest.fixture(scope="module")
+def two_customer_mart(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("contract")
+    params = params_for(folder, customer_file(folder, [{}, {"age": "44"}]), reference_date="2025-12-01",
+                        quality={"out_of_range": "drop"})  # so that the contract holds the ranges too
+    run(params)
+    return params
+
+
+@pytest.mark.parametrize("broken", [None, *BROKEN_PROMISES])
+def test_the_one_query_contract_check_agrees_with_pandera(two_customer_mart, broken):
+    params = two_customer_mart
+    mart = connect().read_parquet(params.mart_dir / CUSTOMERS)
+    mart = BROKEN_PROMISES[broken](mart) if broken else mart
+    contract = quality.validated_contract(params, dt.date(2025, 12, 1), quality.OPTIONAL_FIELDS)
+    try:
+        contract.validate(mart, lazy=True)
+        pandera_passes = True
+    except SchemaErrors:
+        pandera_passes = False
+    assert quality.contract_holds(mart, contract) is pandera_passes is (broken is None)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
