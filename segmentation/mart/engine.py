@@ -190,7 +190,7 @@ def _spark_backend_class() -> type:
     class _SparkCompiler(PySparkCompiler):
         """Ibis 12's PySpark SQL, with `median(where=…)` compiled as Spark accepts it."""
 
-        def visit_Median(self, op, *, arg, where):
+        def visit_Median(self, op: Any, *, arg: Any, where: Any) -> Any:
             # Ibis 12 wraps the 0.5 in the `where` condition too, and Spark wants a constant percentage
             return self.visit_Quantile(op, arg=arg, quantile=sge.convert(0.5), where=where)
 
@@ -199,14 +199,14 @@ def _spark_backend_class() -> type:
 
         compiler = _SparkCompiler()
 
-        def _register_in_memory_table(self, op) -> None:
+        def _register_in_memory_table(self, op: Any) -> None:
             # Ibis 12 hands Spark a pandas frame, where a missing text is NaN and becomes the text 'NaN'; pyspark 4
             # takes the Arrow table itself, nulls intact
             schema = PySparkSchema.from_ibis(op.schema)
             self._session.createDataFrame(op.data.to_pyarrow(op.schema), schema=schema).createOrReplaceTempView(op.name)
 
         def create_table(self, name: str, /, obj: Any = None, *, temp: bool | None = None,
-                         overwrite: bool = False, **kwargs: Any):
+                         overwrite: bool = False, **kwargs: Any) -> Any:
             if not temp or obj is None:
                 return super().create_table(name, obj, temp=temp, overwrite=overwrite, **kwargs)
             if not overwrite and name in self._cached_dataframes:

@@ -4,7 +4,8 @@ Order: first_purchase_date, then last_purchase_date, source customer_id, total_s
 other number, date and yes/no fields in file order (age, income, credit_score, …), nulls last, and finally
 `row_hash`, the data-quality stage's hash of all 20 fields, which brings in the text fields (sorting 1e7 rows on
 every text field costs more than the whole rest of this stage). Only rows equal in all of those fields reach the
-hash; exact copies tie on it too, and whichever copy gets which id, the output is the same. Ranks are taken within each first-purchase date (a partitioned window) and offset by the number of
+hash; exact copies tie on it too, and whichever copy gets which id, the output is the same. Ranks are taken
+within each first-purchase date (a partitioned window) and offset by the number of
 customers on earlier dates, so no window spans the whole table.
 """
 

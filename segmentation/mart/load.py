@@ -26,7 +26,8 @@ def read_raw(con: BaseBackend, path: Path, *, once: bool = False) -> ibis.Table:
     """
     if not path.is_file():
         raise InputDataError(
-            f"{path}: input file not found; create it with `python -m segmentation generate` or set `input` in the params"
+            f"{path}: input file not found; create it with `python -m segmentation generate` "
+            "or set `input` in the params"
         )
     if path.stat().st_size == 0:
         raise InputDataError(f"{path}: file is empty (0 rows); expected the 20 fields of the customer file")

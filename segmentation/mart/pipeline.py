@@ -236,7 +236,9 @@ def check_contract(mart: ibis.Table, params: Params, review: quality.QualityRevi
     try:
         contract.validate(mart, lazy=True)
     except SchemaErrors as exc:
-        raise RuntimeError(f"the mart breaks the validated-fields contract (a bug in the quality checks): {exc}") from exc
+        raise RuntimeError(
+            f"the mart breaks the validated-fields contract (a bug in the quality checks): {exc}"
+        ) from exc
 
 
 def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.QualityReview,
@@ -292,7 +294,7 @@ def _in_background(work: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     def target() -> None:
         try:
             outcome["value"] = work(*args)
-        except BaseException as exc:  # re-raised in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, name=getattr(work, "__name__", "work"), daemon=True)
@@ -318,7 +320,7 @@ def _with_iso3(table: ibis.Table, validated: ibis.Table) -> ibis.Table:
     return table.left_join(lookup, "country").drop("country_right")
 
 
-def _write_summary(segment_table, path: Path) -> None:
+def _write_summary(segment_table: ibis.Table, path: Path) -> None:
     """Write the segment summary with fixed list types (an all-empty list column must not become null-typed)."""
     fields = []
     for name, dtype in segment_table.dtypes.items():

@@ -2,23 +2,24 @@
 
 Every check is one Ibis predicate over the parsed table (true = the row fails). Counts for all checks come from
 one aggregate; `fail` stops the run, `drop` removes rows, `flag` keeps them and names the check in `dq_flags`.
-What the validated fields promise (types, no nulls, ranges the policies guarantee) is verified with pandera\non the written mart.
+What the validated fields promise (types, no nulls, ranges the policies guarantee) is verified with pandera
+on the written mart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ibis
 import pandera.ibis as pa
-from pandera.config import ValidationDepth, config_context
-from pandera.errors import SchemaErrors
 from ibis import _
 from ibis.backends import BaseBackend
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrors
 
 from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, PlausibleParams
 from segmentation.config.schema import PERSONAL_FIELDS, field_types
@@ -163,16 +164,17 @@ def as_written(name: str) -> str:
 
 
 def checks(reference_date: dt.date, optional: tuple[str, ...] = OPTIONAL_FIELDS,
-           plausible: PlausibleParams = PlausibleParams(), today: dt.date | None = None) -> list[Check]:
+           plausible: PlausibleParams | None = None, today: dt.date | None = None) -> list[Check]:
     """All checks, in report order; predicates treat an unknown (null) outcome as passing. The date window ends on
     plausible.latest_date or, by default, on `today` (the day of the run)."""
     found = {c.id: c for c in [*row_checks(optional, plausible, today), *table_checks(reference_date)]}
     return [found[cid] for cid in QUALITY_CHECKS]
 
 
-def row_checks(optional: tuple[str, ...] = OPTIONAL_FIELDS, plausible: PlausibleParams = PlausibleParams(),
+def row_checks(optional: tuple[str, ...] = OPTIONAL_FIELDS, plausible: PlausibleParams | None = None,
                today: dt.date | None = None) -> list[Check]:
     """The checks a row passes or fails on its own, on the parsed fields and their text as written."""
+    plausible = plausible or PlausibleParams()
     types = field_types()
     required = [n for n in types if n not in optional]
     parsed_kinds = [n for n, k in types.items() if k not in ("string", "date")]
@@ -529,7 +531,7 @@ def _unparsed(t: ibis.Table, name: str) -> ibis.BooleanValue:
     return t[RAW + name].notnull() & t[name].isnull()
 
 
-def any_of(predicates) -> ibis.BooleanValue | None:
+def any_of(predicates: Iterable[ibis.BooleanValue | None]) -> ibis.BooleanValue | None:
     """OR of the predicates, each null counted as false; None for no predicates."""
     result = None
     for p in predicates:
