@@ -118,7 +118,7 @@ KILLED_BUILD = textwrap.dedent("""
     from segmentation.config.params import load_params
     from segmentation.report.build import build_report
     from tests.kill_hook import kill_at_step
-    from tests.report.test_report_publish import report_files
+    from tests.report.test_publish import report_files
 
     params, root, kill_at = load_params(Path(sys.argv[1])), Path(sys.argv[2]), int(sys.argv[3])
     report_dir = root / "build" / "report" / params.name
