@@ -1,8 +1,10 @@
 """Validated stage: parse the raw fields, run every data-quality check, apply each check's policy, record it all.
 
-Every check is one Ibis predicate over the parsed table (true = the row fails). Counts for all checks come from
-one aggregate; `fail` stops the run, `drop` removes rows, `flag` keeps them and names the check in `dq_flags`.
-What the validated fields promise (types, no nulls, ranges the policies guarantee) is verified with pandera\non the written mart.
+Every check is one Ibis predicate over the parsed table (true = the row fails). One pass over the input stores
+the typed fields with the result of every check a row decides alone; counts for all checks come from one
+aggregate; `fail` stops the run, `drop` removes rows, `flag` keeps them and names the check in `dq_flags`.
+What the validated fields promise (types, no nulls, ranges the policies guarantee) is checked on the written mart
+in one query; pandera describes a broken promise.
 """
 
 from __future__ import annotations
