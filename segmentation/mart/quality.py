@@ -92,8 +92,8 @@ class QualityReview:
     plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
     # the earliest purchase date after the day of the run (left out as implausible): it counts once that day comes
     first_future_day: dt.date | None = None
-    # every input row with its flags, dropped ones too: joined to a table that only validated rows are in (the id
-    # numbers), it gives the validated rows without filtering them again
+    # every input row with its flags (`table` has none), dropped ones too: joined to a table that only validated
+    # rows are in (the id numbers), it gives the validated rows without filtering them again
     flagged: ibis.Table | None = None
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
@@ -268,10 +268,10 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
         file_order=file_order,
     )
     reference_date = reference_date or reference_date_for(checked, params, source, today)
-    marked, dup_ids = mark_repeats(con, parsed, checked, unique_ids=orders is not None)
+    repeats = mark_repeats(con, parsed, checked, unique_ids=orders is not None)
+    marked = repeats.mark(checked)
     all_checks = checks(reference_date, optional, params.plausible, today)
-    fails = {c.id: marked[FAILS + c.id] if FAILS + c.id in marked.columns else c.failing(marked).fill_null(False)
-             for c in all_checks}
+    fails = _fails(marked, all_checks)
     drop_ids = [c.id for c in all_checks if params.quality[c.id] == "drop"]
     dropped = any_of(fails[cid] for cid in drop_ids)
     future = {}
@@ -300,21 +300,32 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
             result.action = {"drop": "dropped", "flag": "kept and flagged"}[policy] + f" {describe_rows(count)}"
         results.append(result)
 
-    flags = [ibis.ifelse(fails[r.id], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
-    validated = marked.mutate(**{FLAGS: _concat(flags).substr(1)})
-    if dropped is not None:
-        validated = validated.filter(~dropped)
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
         raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
-    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
-    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
-    flagged = marked.mutate(**{FLAGS: _concat(flags).substr(1)}).select(ROW, *kept, FLAGS, ROW_HASH)
-    duplicate_ids = {"ids": dup_ids, "rows": whole(counts["duplicate_ids"])}
+    # each table looks up shared ids and copies only where its checks need them (validated: to drop; flagged: to
+    # flag), as a lookup joins every row. Names and emails stop here: the mart never holds them; the row hash
+    # carries them into the id tie-break
+    validated = repeats.mark(checked, ids="duplicate_ids" in drop_ids, copies="duplicate_rows" in drop_ids)
+    if drop_ids:
+        validated = validated.filter(~any_of(_fails(validated, all_checks)[cid] for cid in drop_ids))
+    validated = validated.select(ROW, *kept, ROW_HASH)
+    flagging = [r.id for r in results if r.policy == "flag" and r.count]
+    flagged = repeats.mark(checked, ids="duplicate_ids" in flagging, copies="duplicate_rows" in flagging)
+    flag_fails = _fails(flagged, all_checks)
+    flags = _concat([ibis.ifelse(flag_fails[cid], "," + cid, "") for cid in flagging]).substr(1)
+    flagged = flagged.mutate(**{FLAGS: flags}).select(ROW, *kept, FLAGS, ROW_HASH)
+    duplicate_ids = {"ids": repeats.shared_ids, "rows": whole(counts["duplicate_ids"])}
     first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders, params.plausible,
                          None if is_missing(first_future_day) else as_date(first_future_day), flagged)
+
+
+def _fails(table: ibis.Table, all_checks: Sequence[Check]) -> dict[str, ibis.BooleanValue]:
+    """Per check, true on a failing row of `table` (a check done in the stored pass is read from its column)."""
+    return {c.id: table[FAILS + c.id] if FAILS + c.id in table.columns else c.failing(table).fill_null(False)
+            for c in all_checks}
 
 
 def row_hash(parsed: ibis.Table) -> ibis.IntegerValue:
@@ -362,19 +373,39 @@ def nothing_left(source: Path | str | None, params: Params, rows_in: int, result
     return InputDataError(f"{source}: no customer left after the data-quality checks ({what}; {why}); {fix}")
 
 
-def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
-                 unique_ids: bool = False) -> tuple[ibis.Table, int]:
-    """`checked` plus id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row),
-    and the number of ids used by more than one row.
+@dataclass(frozen=True)
+class Repeats:
+    """Rows that repeat others: the ids used by more than one row and the later exact copies, as small stored
+    tables (None when there are none), and how many ids are shared."""
 
-    Both marks come from small stored tables joined on: the ids used more than once, and the later copies. Rows whose
-    `row_hash` is shared are the candidates for copies; only they are compared field by field, as written in
-    `parsed` (read again only when some hash is shared), so the table is never sorted on all 20 fields. With
-    `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
+    ids: ibis.Table | None = None
+    copies: ibis.Table | None = None
+    shared_ids: int = 0
+
+    def mark(self, table: ibis.Table, *, ids: bool = True, copies: bool = True) -> ibis.Table:
+        """`table` plus id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row),
+        each looked up only when asked for (else 1, as for a row of its own)."""
+        one = ibis.literal(1, "int64")
+        if ids and self.ids is not None:
+            table = table.left_join(self.ids, "customer_id").drop("customer_id_right")
+            table = table.mutate(id_rows=table.id_rows.fill_null(1))
+        else:
+            table = table.mutate(id_rows=one)
+        if copies and self.copies is not None:
+            table = table.left_join(self.copies, ROW).drop(f"{ROW}_right")
+            return table.mutate(copy_number=table.copy_number.fill_null(1))
+        return table.mutate(copy_number=one)
+
+
+def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *, unique_ids: bool = False) -> Repeats:
+    """The ids of `checked` used by more than one row, and its later exact copies.
+
+    Rows whose `row_hash` is shared are the candidates for copies; only they are compared field by field, as
+    written in `parsed` (read again only when some hash is shared), so the table is never sorted on all 20 fields.
+    With `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
     """
-    one = ibis.literal(1, "int64")
     if unique_ids:
-        return checked.mutate(copy_number=one, id_rows=one), 0
+        return Repeats()
     # a row per id used more than once: 90,000 at most in a generated customer file, none in a clean one
     id_rows = store(
         con, "id_rows",
@@ -382,12 +413,11 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
         .filter(_.id_rows > 1),
         in_order=False,
     )
-    marked = checked.left_join(id_rows, "customer_id").drop("customer_id_right")
-    marked = marked.mutate(id_rows=marked.id_rows.fill_null(1))
+    shared_ids = whole(id_rows.count().execute())
     shared = checked.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
     candidates = store(con, "copy_candidates", checked.semi_join(shared, ROW_HASH).select(ROW), in_order=False)
     if not whole(candidates.count().execute()):
-        return marked.mutate(copy_number=one), whole(id_rows.count().execute())
+        return Repeats(id_rows if shared_ids else None, None, shared_ids)
     written = [as_written(n) for n in field_types()]
     copies = store(
         con, "repeated_rows",
@@ -396,8 +426,7 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
         .filter(_.copy_number > 1)
         .select(ROW, "copy_number"),
     )
-    marked = marked.left_join(copies, ROW).drop(f"{ROW}_right")
-    return marked.mutate(copy_number=marked.copy_number.fill_null(1)), whole(id_rows.count().execute())
+    return Repeats(id_rows if shared_ids else None, copies, shared_ids)
 
 
 @dataclass(frozen=True)
