@@ -527,22 +527,21 @@ def _examples(parsed: ibis.Table, marked: ibis.Table,
               failing: dict[str, tuple[ibis.BooleanValue, tuple[str, ...]]]) -> dict[str, list[dict[str, Any]]]:
     """Per failing check, up to five failing rows (row number and the checked fields as written in the file), never
     personal data. `failing` maps a check id to its predicate on `marked` and its fields. Text fields are as written
-    in `marked`; other fields are read from `parsed`, in one query for every check."""
+    in `marked`, read with the rows; other fields are read from `parsed`, in one query for every check."""
     shown = {cid: [f for f in fields if f not in PERSONAL_FIELDS][:8] for cid, (_fail, fields) in failing.items()}
-    first = {cid: sorted(int(r) for r in marked.filter(fail).select(ROW).order_by(ROW).limit(EXAMPLES)
-                         .execute()[ROW])
-             for cid, (fail, _fields) in failing.items()}
     from_file = {cid for cid, fields in shown.items() if any(as_written(f) != f for f in fields)}
+    first: dict[str, list[int]] = {}
     values: dict[int, dict[str, Any]] = {}
+    for cid, (fail, _fields) in failing.items():
+        columns = [] if cid in from_file else shown[cid]
+        found = marked.filter(fail).select(ROW, *columns).order_by(ROW).limit(EXAMPLES).execute()
+        first[cid] = [int(r) for r in found[ROW]]
+        for rec in found.to_dict("records"):
+            values.setdefault(int(rec[ROW]), {}).update(rec)
     if from_file:
         rows = sorted({r for cid in from_file for r in first[cid]})
         columns = sorted({as_written(f) for cid in from_file for f in shown[cid]})
         for rec in parsed.filter(parsed[ROW].isin(rows)).select(ROW, *columns).execute().to_dict("records"):
-            values[int(rec[ROW])] = rec
-    text_columns = sorted({f for cid in set(failing) - from_file for f in shown[cid]})
-    if text_columns:
-        rows = sorted({r for cid in set(failing) - from_file for r in first[cid]})
-        for rec in marked.filter(marked[ROW].isin(rows)).select(ROW, *text_columns).execute().to_dict("records"):
             values.setdefault(int(rec[ROW]), {}).update(rec)
     out = {}
     for cid in failing:
