@@ -10,7 +10,7 @@ import pytest
 
 from segmentation.cli import main
 from tests.conftest import ROOT, params_copy
-from tests.mart.test_quality import customer_file
+from tests.customer_files import customer_file
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess:

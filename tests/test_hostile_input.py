@@ -17,7 +17,7 @@ from segmentation.config.params import load_params
 from segmentation.mart.pipeline import run
 from segmentation.mart.store import CUSTOMERS, MANIFEST, QUALITY
 from tests.conftest import ROOT, params_copy
-from tests.mart.test_quality import GOOD, customer_file, params_for
+from tests.customer_files import GOOD, customer_file, params_for
 
 DEFAULT = ROOT / "params" / "default.yaml"
 HEADER = ",".join(GOOD) + "\n"

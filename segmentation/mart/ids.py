@@ -33,15 +33,17 @@ def tie_break_order() -> list[str]:
 def customer_numbers(validated: ibis.Table) -> ibis.Table:
     """input_row -> customer_number (1, 2, …) in first-purchase order with the documented tie-break.
 
-    `validated` carries `row_hash`, the data-quality stage's hash of all 20 fields as written.
+    `validated` carries `row_hash`, the data-quality stage's hash of all 20 fields as written. The customers per
+    first-purchase day are counted here (one query); the numbers are an expression to store.
     """
     order = tie_break_order()
     keys = validated.select(ROW, "first_purchase_date", *order)
     per_day = keys.group_by("first_purchase_date").aggregate(day_customers=_.count())
-    # days are few (thousands), so a running total over them is cheap on any engine
-    offsets = per_day.mutate(
+    # days are few (thousands), so a running total over them is cheap on any engine. It is taken now and joined
+    # back as a small in-memory table: read twice in one query, the keys of every row would be kept in memory
+    offsets = ibis.memtable(per_day.mutate(
         offset=_.day_customers.sum().over(order_by="first_purchase_date", rows=(None, 0)) - _.day_customers
-    ).drop("day_customers")
+    ).drop("day_customers").to_pyarrow())
     # nulls last on every engine (Spark's default would put them first)
     by = [ibis.asc(keys[c], nulls_first=False) for c in order]
     ranked = keys.mutate(day_rank=ibis.row_number().over(group_by="first_purchase_date", order_by=by))

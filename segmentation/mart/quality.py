@@ -1,9 +1,10 @@
 """Validated stage: parse the raw fields, run every data-quality check, apply each check's policy, record it all.
 
-Every check is one Ibis predicate over the parsed table (true = the row fails). Counts for all checks come from
-one aggregate; `fail` stops the run, `drop` removes rows, `flag` keeps them and names the check in `dq_flags`.
-What the validated fields promise (types, no nulls, ranges the policies guarantee) is verified with pandera
-on the written mart.
+Every check is one Ibis predicate over the parsed table (true = the row fails). One pass over the input stores
+the typed fields with the result of every check a row decides alone; counts for all checks come from one
+aggregate; `fail` stops the run, `drop` removes rows, `flag` keeps them and names the check in `dq_flags`.
+What the validated fields promise (types, no nulls, ranges the policies guarantee) is checked on the written mart
+in one query; pandera describes a broken promise.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
-import pandera.ibis as pa
 from ibis import _
 from ibis.backends import BaseBackend
-from pandera.config import ValidationDepth, config_context
-from pandera.errors import SchemaErrors
 
 from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, PlausibleParams
 from segmentation.config.schema import PERSONAL_FIELDS, field_types
@@ -27,6 +25,9 @@ from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
 from segmentation.mart.engine import store
 from segmentation.mart.load import ROW, store_rows
+
+if TYPE_CHECKING:
+    import pandera.ibis
 
 RAW = "raw_"  # prefix of the unparsed text columns kept while checking
 FLAGS = "dq_flags"
@@ -99,8 +100,8 @@ class QualityReview:
     plausible: PlausibleParams = field(default_factory=PlausibleParams)  # the bounds the checks used
     # the earliest purchase date after the day of the run (left out as implausible): it counts once that day comes
     first_future_day: dt.date | None = None
-    # every input row with its flags, dropped ones too: joined to a table that only validated rows are in (the id
-    # numbers), it gives the validated rows without filtering them again
+    # every input row with its flags (`table` has none), dropped ones too: joined to a table that only validated
+    # rows are in (the id numbers), it gives the validated rows without filtering them again
     flagged: ibis.Table | None = None
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
@@ -276,10 +277,10 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
         file_order=file_order,
     )
     reference_date = reference_date or reference_date_for(checked, params, source, today)
-    marked, dup_ids = mark_repeats(con, parsed, checked, unique_ids=orders is not None)
+    repeats = mark_repeats(con, parsed, checked, unique_ids=orders is not None)
+    marked = repeats.mark(checked)
     all_checks = checks(reference_date, optional, params.plausible, today)
-    fails = {c.id: marked[FAILS + c.id] if FAILS + c.id in marked.columns else c.failing(marked).fill_null(False)
-             for c in all_checks}
+    fails = _fails(marked, all_checks)
     drop_ids = [c.id for c in all_checks if params.quality[c.id] == "drop"]
     dropped = any_of(fails[cid] for cid in drop_ids)
     future = {}
@@ -307,21 +308,32 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
                 raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
         results.append(result)
 
-    flags = [ibis.ifelse(fails[r.id], "," + r.id, "") for r in results if r.policy == "flag" and r.count]
-    validated = marked.mutate(**{FLAGS: _concat(flags).substr(1)})
-    if dropped is not None:
-        validated = validated.filter(~dropped)
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
         raise nothing_left(source, params, rows_in, [*order_checks, *results], reference_date, orders is not None)
-    # names and emails stop here: the mart never holds them; the row hash carries them into the id tie-break
-    validated = validated.select(ROW, *kept, FLAGS, ROW_HASH)
-    flagged = marked.mutate(**{FLAGS: _concat(flags).substr(1)}).select(ROW, *kept, FLAGS, ROW_HASH)
-    duplicate_ids = {"ids": dup_ids, "rows": whole(counts["duplicate_ids"])}
+    # each table looks up shared ids and copies only where its checks need them (validated: to drop; flagged: to
+    # flag), as a lookup joins every row. Names and emails stop here: the mart never holds them; the row hash
+    # carries them into the id tie-break
+    validated = repeats.mark(checked, ids="duplicate_ids" in drop_ids, copies="duplicate_rows" in drop_ids)
+    if drop_ids:
+        validated = validated.filter(~any_of(_fails(validated, all_checks)[cid] for cid in drop_ids))
+    validated = validated.select(ROW, *kept, ROW_HASH)
+    flagging = [r.id for r in results if r.policy == "flag" and r.count]
+    flagged = repeats.mark(checked, ids="duplicate_ids" in flagging, copies="duplicate_rows" in flagging)
+    flag_fails = _fails(flagged, all_checks)
+    flags = _concat([ibis.ifelse(flag_fails[cid], "," + cid, "") for cid in flagging]).substr(1)
+    flagged = flagged.mutate(**{FLAGS: flags}).select(ROW, *kept, FLAGS, ROW_HASH)
+    duplicate_ids = {"ids": repeats.shared_ids, "rows": whole(counts["duplicate_ids"])}
     first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders, params.plausible,
                          None if is_missing(first_future_day) else as_date(first_future_day), flagged)
+
+
+def _fails(table: ibis.Table, all_checks: Sequence[Check]) -> dict[str, ibis.BooleanValue]:
+    """Per check, true on a failing row of `table` (a check done in the stored pass is read from its column)."""
+    return {c.id: table[FAILS + c.id] if FAILS + c.id in table.columns else c.failing(table).fill_null(False)
+            for c in all_checks}
 
 
 def row_hash(parsed: ibis.Table) -> ibis.IntegerValue:
@@ -369,19 +381,39 @@ def nothing_left(source: Path | str | None, params: Params, rows_in: int, result
     return InputDataError(f"{source}: no customer left after the data-quality checks ({what}; {why}); {fix}")
 
 
-def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
-                 unique_ids: bool = False) -> tuple[ibis.Table, int]:
-    """`checked` plus id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row),
-    and the number of ids used by more than one row.
+@dataclass(frozen=True)
+class Repeats:
+    """Rows that repeat others: the ids used by more than one row and the later exact copies, as small stored
+    tables (None when there are none), and how many ids are shared."""
 
-    Both marks come from small stored tables joined on: the ids used more than once, and the later copies. Rows whose
-    `row_hash` is shared are the candidates for copies; only they are compared field by field, as written in
-    `parsed` (read again only when some hash is shared), so the table is never sorted on all 20 fields. With
-    `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
+    ids: ibis.Table | None = None
+    copies: ibis.Table | None = None
+    shared_ids: int = 0
+
+    def mark(self, table: ibis.Table, *, ids: bool = True, copies: bool = True) -> ibis.Table:
+        """`table` plus id_rows (rows sharing this customer id) and copy_number (>1 on a later exact copy of a row),
+        each looked up only when asked for (else 1, as for a row of its own)."""
+        one = ibis.literal(1, "int64")
+        if ids and self.ids is not None:
+            table = table.left_join(self.ids, "customer_id").drop("customer_id_right")
+            table = table.mutate(id_rows=table.id_rows.fill_null(1))
+        else:
+            table = table.mutate(id_rows=one)
+        if copies and self.copies is not None:
+            table = table.left_join(self.copies, ROW).drop(f"{ROW}_right")
+            return table.mutate(copy_number=table.copy_number.fill_null(1))
+        return table.mutate(copy_number=one)
+
+
+def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *, unique_ids: bool = False) -> Repeats:
+    """The ids of `checked` used by more than one row, and its later exact copies.
+
+    Rows whose `row_hash` is shared are the candidates for copies; only they are compared field by field, as
+    written in `parsed` (read again only when some hash is shared), so the table is never sorted on all 20 fields.
+    With `unique_ids` (customers rolled up from orders, one row per id) there are neither shared ids nor copies.
     """
-    one = ibis.literal(1, "int64")
     if unique_ids:
-        return checked.mutate(copy_number=one, id_rows=one), 0
+        return Repeats()
     # a row per id used more than once: 90,000 at most in a generated customer file, none in a clean one
     id_rows = store(
         con, "id_rows",
@@ -389,12 +421,11 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
         .filter(_.id_rows > 1),
         in_order=False,
     )
-    marked = checked.left_join(id_rows, "customer_id").drop("customer_id_right")
-    marked = marked.mutate(id_rows=marked.id_rows.fill_null(1))
+    shared_ids = whole(id_rows.count().execute())
     shared = checked.group_by(ROW_HASH).aggregate(n=_.count()).filter(_.n > 1).select(ROW_HASH)
     candidates = store(con, "copy_candidates", checked.semi_join(shared, ROW_HASH).select(ROW), in_order=False)
     if not whole(candidates.count().execute()):
-        return marked.mutate(copy_number=one), whole(id_rows.count().execute())
+        return Repeats(id_rows if shared_ids else None, None, shared_ids)
     written = [as_written(n) for n in field_types()]
     copies = store(
         con, "repeated_rows",
@@ -403,117 +434,122 @@ def mark_repeats(con: BaseBackend, parsed: ibis.Table, checked: ibis.Table, *,
         .filter(_.copy_number > 1)
         .select(ROW, "copy_number"),
     )
-    marked = marked.left_join(copies, ROW).drop(f"{ROW}_right")
-    return marked.mutate(copy_number=marked.copy_number.fill_null(1)), whole(id_rows.count().execute())
+    return Repeats(id_rows if shared_ids else None, copies, shared_ids)
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What one column of the validated fields promises: its type, whether it may be null, and bounds that every
+    known value keeps (("ge" | "gt" | "le" | "lt", bound), all of them)."""
+
+    dtype: str
+    nullable: bool = True
+    bounds: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What the validated fields promise: a Promise per column, and the rules between columns (TABLE_RULES)."""
+
+    columns: dict[str, Promise]
+    rules: tuple[str, ...] = ()
+
+
+# rules between columns, by name: true on a row that keeps the rule
+TABLE_RULES: dict[str, Callable[[ibis.Table], ibis.BooleanValue]] = {
+    "last_on_or_after_first": lambda t: t.last_purchase_date >= t.first_purchase_date,
+}
+BOUNDS: dict[str, Callable[[ibis.Value, Any], ibis.BooleanValue]] = {
+    "ge": lambda value, bound: value >= bound, "gt": lambda value, bound: value > bound,
+    "le": lambda value, bound: value <= bound, "lt": lambda value, bound: value < bound,
+}
 
 
 def validated_contract(params: Params, reference_date: dt.date,
-                       optional: tuple[str, ...] = OPTIONAL_FIELDS) -> pa.DataFrameSchema:
+                       optional: tuple[str, ...] = OPTIONAL_FIELDS) -> Contract:
     """What the validated fields promise, given the policies: types always; the rest unless a check only flags.
 
     Checked on the mart, which carries every validated field except names and emails.
     """
     drops = {cid for cid, policy in params.quality.items() if policy != "flag"}
+    max_money = params.plausible.max_money
     columns = {}
     for name, kind in field_types().items():
         if name in PERSONAL_FIELDS:
             continue
-        column_checks = []
+        bounds: list[tuple[str, Any]] = []
         if name in RANGES and "out_of_range" in drops:
-            column_checks.append(pa.Check.in_range(*RANGES[name]))
+            bounds += [("ge", RANGES[name][0]), ("le", RANGES[name][1])]
         if name in MONEY and "negative_money" in drops:
-            column_checks.append(pa.Check.ge(0))
+            bounds.append(("ge", 0))
         if name in MONEY:  # implausible_money is never only flagged
-            column_checks.append(pa.Check.in_range(-params.plausible.max_money, params.plausible.max_money))
+            bounds += [("ge", -max_money), ("le", max_money)]
         if name in DATES:  # nor is implausible_dates; the window's end is the run's day at the latest
-            column_checks.append(pa.Check.ge(params.plausible.earliest_date))
+            bounds.append(("ge", params.plausible.earliest_date))
         if name == "avg_order_value" and "aov_not_positive" in drops:
-            column_checks.append(pa.Check.gt(0))
+            bounds.append(("gt", 0))
         if name in DATES and "dates_after_reference" in drops:
-            column_checks.append(pa.Check.lt(reference_date))
+            bounds.append(("lt", reference_date))
         nullable = name in optional or "nulls" not in drops
         source = "source_customer_id" if name == "customer_id" else name
-        columns[source] = pa.Column(ibis.dtype(kind), checks=column_checks, nullable=nullable)
-    frame_checks = []
-    if "last_before_first" in drops:
-        rule = TABLE_RULES["last_on_or_after_first"]
-        frame_checks.append(pa.Check(lambda data: rule(data.table), name="last_on_or_after_first"))
-    columns[FLAGS] = pa.Column(ibis.dtype("string"))
-    return pa.DataFrameSchema(columns, checks=frame_checks, name="validated customer fields")
+        columns[source] = Promise(kind, nullable, tuple(bounds))
+    columns[FLAGS] = Promise("string")
+    return Contract(columns, ("last_on_or_after_first",) if "last_before_first" in drops else ())
 
 
-# the contract's rules between columns, by check name: the pandera check and the one-query test share them
-TABLE_RULES: dict[str, Callable[[ibis.Table], ibis.BooleanValue]] = {
-    "last_on_or_after_first": lambda t: t.last_purchase_date >= t.first_purchase_date,
-}
-
-
-def contract_holds(table: ibis.Table, contract: pa.DataFrameSchema) -> bool:
-    """True when `table` keeps every promise of `contract`, tested in one aggregate query (pandera's own validation
-    runs a query per column and check). False when a promise is broken, or a check has no counterpart here: then
-    pandera's validation has the last word and says what is wrong.
-
-    Columns and types are pandera's schema-only validation (no query). Nulls pass a check, as they do in pandera;
-    a column that may not be null must hold no null (nor NaN).
-    """
-    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
-        try:
-            contract.validate(table, lazy=True)
-        except SchemaErrors:
+def contract_holds(table: ibis.Table, contract: Contract) -> bool:
+    """True when `table` keeps every promise of `contract`: its columns and types from the schema, every bound, null
+    and rule in one aggregate query. A null value keeps every bound; a column that may not be null holds no null
+    (nor NaN), as pandera counts them."""
+    schema = table.schema()
+    for name, promise in contract.columns.items():
+        if name not in schema or schema[name].copy(nullable=True) != ibis.dtype(promise.dtype).copy(nullable=True):
             return False
     broken: dict[str, ibis.BooleanValue] = {}
-    for name, column in contract.columns.items():
+    for name, promise in contract.columns.items():
         value = table[name]
-        if not column.nullable:
-            missing = value.isnull()
-            broken[f"{name} null"] = missing | value.isnan() if value.type().is_floating() else missing
-        for index, check in enumerate(column.checks):
-            holds = _column_rule(value, check)
-            if holds is None:
-                return False
-            broken[f"{name} {index}"] = ~(holds | value.isnull()) if check.ignore_na else ~holds
-    for check in contract.checks:
-        if check.name not in TABLE_RULES:
-            return False
-        broken[check.name] = ~TABLE_RULES[check.name](table)
+        if not promise.nullable:
+            broken[f"{name} null"] = value.isnull() | value.isnan() if value.type().is_floating() else value.isnull()
+        for index, (op, bound) in enumerate(promise.bounds):
+            broken[f"{name} {index}"] = ~BOUNDS[op](value, bound)
+    for rule in contract.rules:
+        broken[rule] = ~TABLE_RULES[rule](table)
     counts = table.aggregate(**{k: v.fill_null(False).cast("int64").sum() for k, v in broken.items()}).execute()
     return not any(whole(n) for n in counts.iloc[0])
 
 
-def _column_rule(value: ibis.Value, check: pa.Check) -> ibis.BooleanValue | None:
-    """The predicate of one of pandera's built-in range checks on a column (None for any other check)."""
-    stats = check.statistics
-    if check.name == "in_range":
-        low = value >= stats["min_value"] if stats.get("include_min", True) else value > stats["min_value"]
-        high = value <= stats["max_value"] if stats.get("include_max", True) else value < stats["max_value"]
-        return low & high
-    bounds = {"greater_than_or_equal_to": lambda: value >= stats["min_value"],
-              "greater_than": lambda: value > stats["min_value"],
-              "less_than_or_equal_to": lambda: value <= stats["max_value"],
-              "less_than": lambda: value < stats["max_value"]}
-    return bounds[check.name]() if check.name in bounds else None
+def pandera_schema(contract: Contract) -> pandera.ibis.DataFrameSchema:
+    """The contract as a pandera schema, whose validation says in detail what a table breaks (pandera is imported
+    only then: a third of a second that a mart keeping its contract does not pay)."""
+    import pandera.ibis as pa
+
+    checks = {"ge": pa.Check.ge, "gt": pa.Check.gt, "le": pa.Check.le, "lt": pa.Check.lt}
+    columns = {name: pa.Column(ibis.dtype(p.dtype), checks=[checks[op](bound) for op, bound in p.bounds],
+                               nullable=p.nullable)
+               for name, p in contract.columns.items()}
+    rules = [pa.Check(lambda data, rule=TABLE_RULES[name]: rule(data.table), name=name) for name in contract.rules]
+    return pa.DataFrameSchema(columns, checks=rules, name="validated customer fields")
 
 
 def _examples(parsed: ibis.Table, marked: ibis.Table,
               failing: dict[str, tuple[ibis.BooleanValue, tuple[str, ...]]]) -> dict[str, list[dict[str, Any]]]:
     """Per failing check, up to five failing rows (row number and the checked fields as written in the file), never
     personal data. `failing` maps a check id to its predicate on `marked` and its fields. Text fields are as written
-    in `marked`; other fields are read from `parsed`, in one query for every check."""
+    in `marked`, read with the rows; other fields are read from `parsed`, in one query for every check."""
     shown = {cid: [f for f in fields if f not in PERSONAL_FIELDS][:8] for cid, (_fail, fields) in failing.items()}
-    first = {cid: sorted(int(r) for r in marked.filter(fail).select(ROW).order_by(ROW).limit(EXAMPLES)
-                         .execute()[ROW])
-             for cid, (fail, _fields) in failing.items()}
     from_file = {cid for cid, fields in shown.items() if any(as_written(f) != f for f in fields)}
+    first: dict[str, list[int]] = {}
     values: dict[int, dict[str, Any]] = {}
+    for cid, (fail, _fields) in failing.items():
+        columns = [] if cid in from_file else shown[cid]
+        found = marked.filter(fail).select(ROW, *columns).order_by(ROW).limit(EXAMPLES).execute()
+        first[cid] = [int(r) for r in found[ROW]]
+        for rec in found.to_dict("records"):
+            values.setdefault(int(rec[ROW]), {}).update(rec)
     if from_file:
         rows = sorted({r for cid in from_file for r in first[cid]})
         columns = sorted({as_written(f) for cid in from_file for f in shown[cid]})
         for rec in parsed.filter(parsed[ROW].isin(rows)).select(ROW, *columns).execute().to_dict("records"):
-            values[int(rec[ROW])] = rec
-    text_columns = sorted({f for cid in set(failing) - from_file for f in shown[cid]})
-    if text_columns:
-        rows = sorted({r for cid in set(failing) - from_file for r in first[cid]})
-        for rec in marked.filter(marked[ROW].isin(rows)).select(ROW, *text_columns).execute().to_dict("records"):
             values.setdefault(int(rec[ROW]), {}).update(rec)
     out = {}
     for cid in failing:

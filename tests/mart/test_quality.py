@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from pathlib import Path
+from types import SimpleNamespace
 
 import ibis
 import pandas as pd
@@ -14,35 +14,13 @@ import pytest
 from pandera.errors import SchemaErrors
 
 from segmentation.cli import main
-from segmentation.config.params import load_params
 from segmentation.core.errors import InputDataError
 from segmentation.mart import quality
 from segmentation.mart.engine import connect
-from segmentation.mart.pipeline import run, validate_only
+from segmentation.mart.pipeline import check_contract, run, validate_only
 from segmentation.mart.store import CUSTOMERS, QUALITY, read_mart
 from tests.conftest import ROOT, params_copy
-
-GOOD = {
-    "customer_id": "10001", "name": "Ann Lee", "email": "ann.lee@example.com", "age": "40", "gender": "Female",
-    "city": "Springfield", "country": "Korea", "income": "50000.0", "credit_score": "700",
-    "loyalty_points": "120", "first_purchase_date": "2024-01-10", "last_purchase_date": "2025-06-01",
-    "total_spent": "300.0", "avg_order_value": "60.0", "favorite_category": "Books", "device_type": "Mobile",
-    "churn_risk": "0.3", "subscription": "True", "marketing_opt_in": "False", "support_tickets": "1",
-}
-
-
-def customer_file(tmp_path: Path, rows: list[dict[str, str]], name: str = "customers.csv") -> Path:
-    """A CSV of good rows with the given edits (row i = GOOD updated with rows[i])."""
-    frame = pd.DataFrame([{**GOOD, "customer_id": str(10001 + i), **edits} for i, edits in enumerate(rows)])
-    path = tmp_path / name
-    frame.to_csv(path, index=False)
-    return path
-
-
-def params_for(tmp_path: Path, data: Path, **overrides):
-    """Default params reading `data`, with a mart in tmp_path/mart."""
-    return load_params(params_copy(ROOT / "params" / "default.yaml", tmp_path, input=data,
-                                   mart_dir=tmp_path / "mart", **overrides))
+from tests.customer_files import customer_file, params_for
 
 
 def checks_of(review) -> dict[str, object]:
@@ -137,11 +115,25 @@ def test_the_one_query_contract_check_agrees_with_pandera(two_customer_mart, bro
     mart = BROKEN_PROMISES[broken](mart) if broken else mart
     contract = quality.validated_contract(params, dt.date(2025, 12, 1), quality.OPTIONAL_FIELDS)
     try:
-        contract.validate(mart, lazy=True)
+        quality.pandera_schema(contract).validate(mart, lazy=True)
         pandera_passes = True
     except SchemaErrors:
         pandera_passes = False
     assert quality.contract_holds(mart, contract) is pandera_passes is (broken is None)
+    if broken:  # the run stops, with pandera's account of what is broken
+        review = SimpleNamespace(reference_date=dt.date(2025, 12, 1), optional=quality.OPTIONAL_FIELDS)
+        with pytest.raises(RuntimeError, match="breaks the validated-fields contract"):
+            check_contract(mart, params, review)
+
+
+def test_a_run_that_keeps_the_contract_does_not_load_pandera(tmp_path):
+    path = customer_file(tmp_path, [{}, {}])
+    params_path = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=path, mart_dir=tmp_path / "mart")
+    code = ("import sys; from segmentation.cli import main; assert main(['run', '--params', sys.argv[1]]) == 0; "
+            "print('pandera' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(params_path)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -26,7 +26,7 @@ from segmentation.mart.load import read_raw
 from segmentation.mart.pipeline import run, validate_only
 from segmentation.mart.store import CUSTOMERS, INSIGHTS, MANIFEST, QUALITY, SUMMARY
 from tests.conftest import ROOT, params_copy
-from tests.mart.test_quality import GOOD
+from tests.customer_files import GOOD
 
 # pyspark 4.0's toPandas passes pandas 3 a deprecated `copy=` keyword: its warning, not ours
 pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning")

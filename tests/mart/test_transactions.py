@@ -18,6 +18,7 @@ from segmentation.core.errors import InputDataError
 from segmentation.mart.pipeline import run
 from segmentation.migration import MIGRATION, as_of_dir, command_hint, migrate_as_of
 from segmentation.report import insights as insight_words
+from segmentation.report.build import ReportLayout
 from tests.conftest import ROOT, params_copy
 
 CUSTOMER_HEADER = ("customer_id,name,email,age,gender,city,country,income,credit_score,loyalty_points,"
@@ -225,7 +226,7 @@ def test_report_from_orders_alone_builds_with_a_migration_chapter_and_no_invente
                                      mart_dir=tmp_path / "mart", reference_date="1998-07-01"))
     migrate_as_of(params, params.transactions.since)
     paths = build_report(params, progress=lambda _line: None, root=tmp_path)
-    chapters = sorted((tmp_path / "build" / "report" / params.name / "chapters").glob("*.ipynb"))
+    chapters = sorted(ReportLayout(tmp_path, params.name).chapters_dir.glob("*.ipynb"))
     assert any("migration" in p.stem for p in chapters)
     for path in chapters:
         outputs = [o for cell in nbformat.read(path, as_version=4).cells for o in cell.get("outputs", [])]

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from segmentation.config.params import Params, load_params
 from segmentation.mart.pipeline import run
-from segmentation.report.build import ReportPaths, build_report
+from segmentation.report.build import ReportLayout, ReportPaths, build_report
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
@@ -415,7 +415,7 @@ def test_no_payload_becomes_an_element_or_attribute_in_the_site(hostile: Hostile
 def test_every_markdown_output_of_every_chapter_is_text(hostile: HostileReport) -> None:
     import nbformat
 
-    chapters = sorted((hostile.root / "build" / "report" / hostile.params.name / "chapters").glob("*.ipynb"))
+    chapters = sorted(ReportLayout(hostile.root, hostile.params.name).chapters_dir.glob("*.ipynb"))
     assert len(chapters) == 7 + len(hostile.params.all_segments)  # seven chapters and the segments (no migration)
     for path in chapters:
         nb = nbformat.read(path, as_version=4)

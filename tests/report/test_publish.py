@@ -29,7 +29,7 @@ from segmentation.config.params import Params, load_params
 from segmentation.core import atomic
 from segmentation.mart.store import file_sha256
 from segmentation.report import SiteBuildError
-from segmentation.report.build import STAMP_NAME, build_report
+from segmentation.report.build import STAMP_NAME, ReportLayout, build_report
 from segmentation.report.chapters import (
     RUNTIME_PREFIX,
     Chapter,
@@ -73,7 +73,7 @@ class Previous:
     @property
     def report_dir(self) -> Path:
         """build/report/<name>."""
-        return self.root / "build" / "report" / self.params.name
+        return ReportLayout(self.root, self.params.name).report_dir
 
     def copy(self, to: Path) -> Path:
         """A copy of the whole root (chapters, Sphinx work folder, site, PDF, stamp, figures)."""
@@ -121,7 +121,7 @@ KILLED_BUILD = textwrap.dedent("""
     from tests.report.test_publish import report_files
 
     params, root, kill_at = load_params(Path(sys.argv[1])), Path(sys.argv[2]), int(sys.argv[3])
-    report_dir = root / "build" / "report" / params.name
+    report_dir = ReportLayout(root, params.name).report_dir
 
     def staged():
         staging = next(report_dir.glob(f"{atomic.STAGING_PREFIX}{os.getpid()}-*"))
@@ -150,7 +150,7 @@ def test_a_kill_at_every_publish_step_leaves_site_and_pdf_wholly_old_or_wholly_n
     new_params = retitled(previous.params, tmp_path / "params")
     # a template root: chapters cached for the new params, Sphinx's work folder warm for them, the OLD site and PDF
     template = previous.copy(tmp_path / "template")
-    report_dir = template / "build" / "report" / previous.params.name
+    report_dir = ReportLayout(template, previous.params.name).report_dir
     retag_chapters(report_dir / "chapters", new_params)
     done, steps, new = killed_build(new_params, template, 0)
     assert done.returncode == 0, done.stderr
@@ -164,7 +164,7 @@ def test_a_kill_at_every_publish_step_leaves_site_and_pdf_wholly_old_or_wholly_n
     outcomes = []
     for kill_at in range(1, len(steps) + 1):
         root = Path(shutil.copytree(template, tmp_path / f"kill-{kill_at}", symlinks=True))
-        target = root / "build" / "report" / previous.params.name
+        target = ReportLayout(root, previous.params.name).report_dir
         killed, reached, staged = killed_build(new_params, root, kill_at)
         step = steps[kill_at - 1]
         assert killed.returncode == -signal.SIGKILL and reached[-1] == step, (step, killed.stderr[-2000:])
@@ -202,7 +202,7 @@ def test_a_failing_pdf_leaves_the_previous_site_and_pdf(
     previous: Previous, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = previous.copy(tmp_path / "root")
-    report_dir = root / "build" / "report" / previous.params.name
+    report_dir = ReportLayout(root, previous.params.name).report_dir
     new_params = retitled(previous.params, tmp_path / "params")
     retag_chapters(report_dir / "chapters", new_params)
     old = report_files(report_dir)
@@ -222,7 +222,7 @@ def test_a_failing_pdf_leaves_the_previous_site_and_pdf(
 @pytest.mark.slow
 def test_an_edited_published_pdf_is_not_reported_unchanged(previous: Previous, tmp_path: Path) -> None:
     root = previous.copy(tmp_path / "root")
-    pdf = root / "build" / "report" / previous.params.name / f"{previous.params.name}.pdf"
+    pdf = ReportLayout(root, previous.params.name).pdf
     pdf.write_bytes(pdf.read_bytes() + b"\n% edited\n")
     lines: list[str] = []
     build_report(previous.params, progress=lines.append, root=root)
@@ -411,7 +411,7 @@ def report_argv(params: Params) -> list[str]:
 def uncached(previous: Previous, root: Path, slugs: list[str] | None = None) -> Path:
     """A copy of the previous build whose chapters (all, or those named) must be executed again."""
     previous.copy(root)
-    chapters = root / "build" / "report" / previous.params.name / "chapters"
+    chapters = ReportLayout(root, previous.params.name).chapters_dir
     for path in chapters.glob("*.ipynb"):
         if slugs is None or path.stem in slugs:
             path.unlink()
@@ -427,7 +427,7 @@ def test_a_signal_while_chapters_run_stops_workers_and_kernels_and_cleans_up(
     previous: Previous, tmp_path: Path, signum: int, code: int, line: str
 ) -> None:
     root = uncached(previous, tmp_path / "root")
-    report_dir = root / "build" / "report" / previous.params.name
+    report_dir = ReportLayout(root, previous.params.name).report_dir
     old = report_files(report_dir)
     with started(report_argv(previous.params), root, tmp_path) as child:
         wait_for("chapter kernel", lambda: list((report_dir / "chapters").glob(".*.running.ipynb"))
@@ -467,7 +467,7 @@ PAUSED_IN_PDF = textwrap.dedent("""
 @pytest.mark.slow
 def test_sigterm_after_the_site_is_built_publishes_neither_site_nor_pdf(previous: Previous, tmp_path: Path) -> None:
     root = previous.copy(tmp_path / "root")
-    report_dir = root / "build" / "report" / previous.params.name
+    report_dir = ReportLayout(root, previous.params.name).report_dir
     new_params = retitled(previous.params, tmp_path / "params")
     retag_chapters(report_dir / "chapters", new_params)
     old = report_files(report_dir)
@@ -488,7 +488,7 @@ def test_a_sigkilled_build_takes_its_workers_and_kernels_along_and_the_next_run_
 ) -> None:
     slugs = ["01_summary", "02_data_quality", "09_appendix"]
     root = uncached(previous, tmp_path / "root", slugs)
-    report_dir = root / "build" / "report" / previous.params.name
+    report_dir = ReportLayout(root, previous.params.name).report_dir
     old = report_files(report_dir)
     with started(report_argv(previous.params), root, tmp_path) as child:
         wait_for("chapter kernel", lambda: kernels(child.tree()), child)

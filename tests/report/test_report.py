@@ -28,7 +28,7 @@ from segmentation.report import (
     tables,
 )
 from segmentation.report import insights as insight_words
-from segmentation.report.build import ReportPaths, build_report
+from segmentation.report.build import ReportLayout, ReportPaths, build_report
 from segmentation.report.chapters import (
     MIGRATION_TEMPLATE,
     Chapter,
@@ -345,7 +345,7 @@ def test_build_executes_every_template_without_errors(built: BuiltReport) -> Non
     planned = plan_chapters(built.params)
     # the small mart has no segment migration, so the migration chapter is left out
     assert {c.template.name for c in planned} == {p.name for p in TEMPLATES_DIR.glob("*.ipynb")} - {MIGRATION_TEMPLATE}
-    executed = sorted((built.root / "build" / "report" / built.params.name / "chapters").glob("*.ipynb"))
+    executed = sorted(ReportLayout(built.root, built.params.name).chapters_dir.glob("*.ipynb"))
     assert [p.stem for p in executed] == sorted(c.slug for c in planned)
     for path in executed:
         nb = nbformat.read(path, as_version=4)
