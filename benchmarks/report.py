@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.harness import (
     DEFAULT_OUT,
+    ROOT,
     BenchError,
     Say,
     bench_parser,
@@ -53,13 +54,19 @@ def time_command(command: list[str], cwd: Path) -> tuple[float, str]:
     return done.seconds, done.output
 
 
+def report_params(params: Path, folder: Path, csv: Path) -> Path:
+    """A copy of `params` in `folder` reading `csv`, with its mart there and the project's chapter notebooks (the
+    report runs in `folder`, where the default `chapters/` does not exist)."""
+    return params_copy(params, folder / params.name, input=csv, mart_dir=folder / "mart", chapters=ROOT / "chapters")
+
+
 def measure(rows: int, params: Path, out_dir: Path, say: Say = print) -> ReportTiming:
     """Build the report twice in a fresh folder: cold, then unchanged."""
     csv = prepare_customers(rows, out_dir, say)
     folder = out_dir / f"report_{size_label(rows, for_path=True)}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    copy = params_copy(params, folder / params.name, input=csv, mart_dir=folder / "mart")
+    copy = report_params(params, folder, csv)
     command = [sys.executable, "-m", "segmentation", "report", "--params", str(copy)]
     load_before = load_average()
     cold, _ = time_command(command, folder)

@@ -396,3 +396,13 @@ def test_transactions_bench_records_the_real_order_counts(tmp_path):
         "<!-- bench:transactions:end -->")
     assert f"| DuckDB, orders + customer file | {tx.count_label(generated)} | {inputs.customers:,} |" in text
     assert "### Mart stages (seconds)" in text and "pandas roll-up ÷ DuckDB" in text
+
+
+def test_the_report_bench_runs_the_projects_chapters_from_its_own_folder(tmp_path, monkeypatch):
+    from benchmarks.report import report_params
+
+    monkeypatch.chdir(tmp_path)  # the bench runs the report in its own folder, which has no chapters/
+    csv = tmp_path / "customers.csv"
+    params = load_params(report_params(ROOT / "params" / "default.yaml", tmp_path, csv))
+    assert params.chapters_dir == ROOT / "chapters"
+    assert params.input_path == csv and params.mart_dir == tmp_path / "mart"
