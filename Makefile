@@ -55,8 +55,8 @@ dashboard: $(STAMP) $(DATA)  ## serve the analyst dashboard on http://127.0.0.1:
 	$(PY) -m segmentation run --params $(PARAMS)
 	$(PY) -m segmentation dashboard --params $(PARAMS)
 
-screenshots: $(STAMP)  ## refresh the README's pictures (docs/img) with the browser tests (a small report, dashboard)
-	$(PY) -m pytest -m browser -k "site_in_a_real_browser or dashboard_in_browser" --screenshots docs/img
+screenshots: $(STAMP) $(DEV)  ## refresh the README's pictures (docs/img) with the browser tests (a small report, dashboard)
+	$(PY) -m pytest tests -m browser -k "site_in_a_real_browser or dashboard_in_browser" --screenshots docs/img
 
 serve: $(STAMP)  ## preview the built report site on http://127.0.0.1:8000
 	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory build/report/$(basename $(notdir $(PARAMS)))/site
