@@ -8,8 +8,9 @@ realistic test of reading a store's own export:
   ``2010-12-01 08:26:00``;
 - customer ids written as float text (``17850.0``) and, on about ANONYMOUS_INVOICE_SHARE of the invoices, missing;
 - cancellations: invoices ``C`` + number whose lines have a negative Quantity and reverse lines of an earlier
-  invoice of the same customer (about CANCELLING_CUSTOMER_SHARE of the customers have one; some reverse a whole
-  invoice, so a one-invoice customer can end with a net value of zero);
+  invoice of the same customer, 1 to 10 days later but never after the export's last purchase day (about
+  CANCELLING_CUSTOMER_SHARE of the customers have one; some reverse a whole invoice, so a one-invoice customer
+  can end with a net value of zero);
 - some lines with Price ``0.0`` (free items), never an invoice's first line;
 - a few descriptions holding a comma, so the CSV quotes them.
 
@@ -156,6 +157,7 @@ def _anonymous_invoices(rng: np.random.Generator, known: int) -> list[_Invoice]:
 
 def _cancellations(rng: np.random.Generator, purchases: list[_Invoice]) -> list[_Invoice]:
     """For CANCELLING_CUSTOMER_SHARE of the customers, one invoice reversing lines of one of their purchases."""
+    last_day = max(invoice.when for invoice in purchases).date()
     by_customer: dict[int, list[_Invoice]] = {}
     for invoice in purchases:
         if invoice.customer is not None:
@@ -172,8 +174,7 @@ def _cancellations(rng: np.random.Generator, purchases: list[_Invoice]) -> list[
         else:
             picked = rng.permutation(len(paid))[: int(rng.integers(1, len(paid) + 1))]
             reversed_lines = [(paid[i][0], -int(rng.integers(1, paid[i][1] + 1)), paid[i][2]) for i in sorted(picked)]
-        day = (original.when.date() - PERIOD_START).days + int(rng.integers(1, CANCELLED_WITHIN_DAYS + 1))
-        when = _moment(rng, day)
+        when = _later(rng, original.when, last_day)
         cancellations.append(_Invoice(when, customer, tuple(reversed_lines), cancellation=True))
     return cancellations
 
@@ -195,6 +196,14 @@ def _lines(rng: np.random.Generator) -> tuple[tuple[int, int, float], ...]:
 def _price(product: int) -> float:
     """A product's unit price: fixed per product, so reversals and repeat purchases agree."""
     return PRICE_POINTS[(product * 7) % len(PRICE_POINTS)]
+
+
+def _later(rng: np.random.Generator, after: dt.datetime, last_day: dt.date) -> dt.datetime:
+    """A moment 1 to CANCELLED_WITHIN_DAYS days after `after`, within opening hours, but not after `last_day`
+    (the export's last purchase day); on that day itself, a minute after `after` at the latest."""
+    day = min(after.date() + dt.timedelta(days=int(rng.integers(1, CANCELLED_WITHIN_DAYS + 1))), last_day)
+    when = _moment(rng, (day - PERIOD_START).days)
+    return when if when > after else after + dt.timedelta(minutes=1)
 
 
 def _moment(rng: np.random.Generator, day: int) -> dt.datetime:
