@@ -72,8 +72,6 @@ def _first_lines(path: Path, count: int) -> list[str]:
     try:
         return raw.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as exc:
-        if exc.start >= len(raw) - 4:  # a character cut at the end of the sample
-            return raw[: exc.start].decode("utf-8-sig").splitlines()
         raise InputDataError(
             f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte position {exc.start} cannot be decoded; "
             "save the file as UTF-8"
@@ -123,10 +121,26 @@ def _python_sample(path: Path, rows: int) -> Sample:
     width = len(found[0])
     found = [row for row in found if len(row) == width]
     header = len(found) > 1 and not any(map(_looks_like_data, found[0])) and any(map(_looks_like_data, found[1]))
-    names = tuple(found[0]) if header else tuple(f"column{i}" for i in range(1, width + 1))
+    names = _distinct(found[0]) if header else tuple(f"column{i}" for i in range(1, width + 1))
     data = found[1:] if header else found
     empty_as_none = tuple(tuple(value if value != "" else None for value in row) for row in data[:rows])
     return Sample(path, dialect.delimiter, header, names, empty_as_none)
+
+
+def _distinct(names: list[str]) -> tuple[str, ...]:
+    """Header names as DuckDB gives them: an empty one becomes column<N> (N its position, from 0), a repeated one
+    gets _1, _2, …"""
+    seen: set[str] = set()
+    out = []
+    for index, name in enumerate(names):
+        base = name if name.strip() else f"column{index}"
+        unique, suffix = base, 0
+        while unique in seen:
+            suffix += 1
+            unique = f"{base}_{suffix}"
+        seen.add(unique)
+        out.append(unique)
+    return tuple(out)
 
 
 def _whitespace_fields(lines: list[str]) -> int:
