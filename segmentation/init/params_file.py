@@ -77,7 +77,7 @@ def _sanitised(text: str) -> str:
 def params_text(guess: Guess, data_path: str, name: str, template: Path, params_path: Path) -> str:
     """The commented YAML of a params file for `guess`, reading `data_path`, with the template's other sections."""
     rest = _template(template)
-    parts = [HEAD.format(params=params_path.as_posix())]
+    parts = [HEAD.format(params=_plain(params_path.as_posix(), "params/NAME.yaml"))]
     parts.append(_block(COMMENTS["title"], {"title": f"Customer segmentation — {name}"}))
     parts.append(_block(COMMENTS["currency"], {"currency": guess.currency}))
     if guess.kind == CUSTOMERS:
@@ -129,9 +129,9 @@ def _block(comment: str, values: dict[str, Any]) -> str:
     return f"{comment}\n{dumped}"
 
 
-def _plain(text: str) -> str:
-    """A path for a comment: kept only when it is plain (letters, digits, / . _ -), else a neutral word."""
-    return text if re.fullmatch(r"[A-Za-z0-9/._-]+", text) else "the template"
+def _plain(text: str, otherwise: str = "the template") -> str:
+    """A path for a comment: kept only when it is plain (letters, digits, / . _ -), else `otherwise`."""
+    return text if re.fullmatch(r"[A-Za-z0-9/._-]+", text) else otherwise
 
 
 def _template(template: Path) -> dict[str, Any]:

@@ -179,16 +179,18 @@ def test_hostile_names_and_values_stay_data(project):
     rows = [["17850.0", "2010-12-01", "12.50", "<script>alert(2)</script>", "{{ x }}"],
             ["17851.0", "2010-12-02", "3.10", "Fr\u202eance", "x"],
             ["17850.0", "2010-12-03", "1.00", "United\x1b[31mKingdom", "y"]]
-    data = Path("data/hostile.csv")
+    data = Path("data/we'ird: #1 {{x}} null.csv")
     pd.DataFrame(rows, columns=HOSTILE).to_csv(data, index=False)
     result = init_params(data)
+    assert result.path.name == "we_ird_1_x_null.yaml"
     text = result.path.read_text(encoding="utf-8")
     params = yaml.safe_load(text)
+    assert params["transactions"]["path"] == "data/we'ird: #1 {{x}} null.csv"
     assert params["transactions"]["columns"] == {"customer_id": HOSTILE[0], "order_date": HOSTILE[1],
                                                  "order_value": HOSTILE[2], "country": HOSTILE[3]}
     comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
-    for fragment in ("script", "{{", "DROP", "python/object", "Customer"):
-        assert not any(fragment in line for line in comments)
+    for fragment in ("script", "{{", "DROP", "python/object", "Customer", "we'ird", "#1"):
+        assert [line for line in comments if fragment in line] == [], fragment
     for line in result.lines:  # each finding is one printable line
         assert line.isprintable(), line
     assert any('"Customer \\"ID\\"\\n<script>' in line for line in result.lines)
