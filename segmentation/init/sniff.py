@@ -45,8 +45,13 @@ class Sample:
 def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> Sample:
     """The separator, header and first `rows` rows of `path` (CSV or text, optionally gzip-compressed)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputDataError(f"{path}: a folder; give one CSV or text file of it to read")
     if not path.is_file():
         raise InputDataError(f"{path}: no such file; give the path of the CSV or text file to read")
+    if path.suffix.lower() == ".parquet":
+        raise InputDataError(f"{path}: a Parquet file carries its own column names and types; init reads CSV and "
+                             "text files: map its columns under transactions: columns by hand (README, Your own data)")
     lines = _first_lines(path, 200)
     if not any(line.strip() for line in lines):
         raise InputDataError(f"{path}: the file is empty; give a file with a header line and rows")

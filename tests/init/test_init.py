@@ -238,6 +238,11 @@ def test_what_it_cannot_read_is_one_clear_error(project):
         init_params(latin)
     with pytest.raises(InputDataError, match="no such file"):
         init_params(Path("data/missing.csv"))
+    with pytest.raises(InputDataError, match="a folder"):
+        init_params(Path("data"))
+    Path("data/orders.parquet").write_bytes(b"PAR1")
+    with pytest.raises(InputDataError, match="Parquet"):
+        init_params(Path("data/orders.parquet"))
     assert sorted(p.name for p in Path("params").iterdir()) == ["default.yaml"]  # nothing written
 
 
