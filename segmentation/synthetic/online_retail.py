@@ -60,6 +60,9 @@ PRODUCTS = 240
 PRICE_POINTS = (0.29, 0.42, 0.55, 0.65, 0.85, 1.25, 1.45, 1.65, 2.1, 2.55, 2.95, 3.75, 4.25, 4.95, 5.95, 6.75,
                 7.95, 8.5, 9.95, 12.75)
 QUANTITY_WEIGHTS = {1: 0.2, 2: 0.18, 3: 0.1, 4: 0.12, 6: 0.14, 8: 0.06, 10: 0.06, 12: 0.1, 24: 0.03, 48: 0.01}
+# quantities drawn by inverting the cumulative weights (one searchsorted per invoice)
+_QUANTITY_SIZES = np.array(list(QUANTITY_WEIGHTS))
+_QUANTITY_CUMULATIVE = np.cumsum(list(QUANTITY_WEIGHTS.values()))[:-1] / sum(QUANTITY_WEIGHTS.values())
 ADJECTIVES = ("WHITE HANGING", "VINTAGE", "REGENCY", "JUMBO", "PAPER", "RETRO", "SET OF 3", "SMALL", "LARGE",
               "GLASS", "WOODEN", "HEART")
 COLOURS = ("RED", "PINK", "BLUE", "GREEN", "CREAM", "IVORY", "SPOTTY", "STRIPED")
@@ -182,13 +185,13 @@ def _cancellations(rng: np.random.Generator, purchases: list[_Invoice]) -> list[
 def _lines(rng: np.random.Generator) -> tuple[tuple[int, int, float], ...]:
     """An invoice's lines: distinct products, drawn quantities, the product's price (or 0.0 on a free line)."""
     count = min(1 + int(rng.poisson(EXTRA_LINES_MEAN)), MAX_LINES)
-    products = rng.choice(PRODUCTS, size=count, replace=False)
-    sizes, weights = list(QUANTITY_WEIGHTS), np.array(list(QUANTITY_WEIGHTS.values()))
-    quantities = rng.choice(sizes, size=count, p=weights / weights.sum())
-    free = rng.random(count) < FREE_LINE_SHARE
+    products = rng.permutation(PRODUCTS)[:count].tolist()
+    draws = rng.random((2, count))
+    quantities = _QUANTITY_SIZES[np.searchsorted(_QUANTITY_CUMULATIVE, draws[0], side="right")].tolist()
+    free = (draws[1] < FREE_LINE_SHARE).tolist()
     free[0] = False  # every invoice has a paid line
     return tuple(
-        (int(product), int(quantity), 0.0 if is_free else _price(int(product)))
+        (product, quantity, 0.0 if is_free else _price(product))
         for product, quantity, is_free in zip(products, quantities, free)
     )
 
