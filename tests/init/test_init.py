@@ -115,15 +115,16 @@ def test_a_european_whole_amount_and_an_undecided_date_order_are_flagged(project
 
 def test_month_first_dates_and_thousands_commas(project):
     data = write_text(Path("data/us.csv"), (
-        "CustomerID,OrderDate,OrderNo,Total\n"
-        'A1,12/31/2010,1,"1,234.50"\nA2,1/5/2011,2,99.95\n'
+        "CustomerID,OrderDate,OrderNo,Total,Category\n"
+        'A1,12/31/2010,1,"1,234.50",Books\nA2,1/5/2011,2,99.95,Garden\n'
     ))
     params = written(init_params(data))
     assert params["transactions"]["format"]["date_format"] == "%m/%d/%Y"
     assert params["transactions"]["format"]["decimal"] == "."
     assert params["transactions"]["format"]["thousands"] == ","
     assert params["transactions"]["columns"] == {"customer_id": "CustomerID", "order_date": "OrderDate",
-                                                 "order_id": "OrderNo", "order_value": "Total"}
+                                                 "order_id": "OrderNo", "order_value": "Total",
+                                                 "favorite_category": "Category"}
 
 
 def test_cdnow_original_whitespace_headerless_layout(project):
