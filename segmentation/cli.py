@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--transactions", type=Path, default=None, metavar="PATH",
                      help="also write the orders log: PATH.csv, PATH.parquet, or a folder of Parquet "
                           "part files (no suffix); customer ids are then unique")
+    gen.add_argument("--online-retail", type=Path, default=None, metavar="PATH",
+                     help="instead, write an orders export in the layout of UCI Online Retail II (invoice lines, "
+                          "cancellations, missing ids) for --rows customers to PATH")
+
+    init = sub.add_parser("init", help="read a sample of your own file, guess its columns and formats, and write "
+                                       "params/NAME.yaml to start from")
+    init.add_argument("file", type=Path, help="the orders table or customer file (CSV or text, optionally .gz)")
+    init.add_argument("--name", default=None,
+                      help="name of the params file (default: the file's name without suffix); never overwritten")
 
     val = sub.add_parser("validate", help="run only the data-quality review; writes its own data_quality.json, "
                                           "never the mart's")
@@ -99,11 +108,32 @@ def _generate(args: argparse.Namespace) -> int:
     from segmentation.synthetic.generate import write_customers
 
     start = time.perf_counter()
+    if args.online_retail is not None:
+        return _generate_online_retail(args, start)
     path = write_customers(
         args.out, rows=args.rows, seed=args.seed, as_of=args.as_of, progress=_say, transactions=args.transactions
     )
     orders = f" and their orders to {args.transactions}" if args.transactions else ""
     _say(f"wrote {args.rows:,} customers to {path}{orders} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _generate_online_retail(args: argparse.Namespace, start: float) -> int:
+    from segmentation.synthetic.online_retail import write_online_retail
+
+    if args.transactions is not None:
+        raise SegmentationError("generate: give either --online-retail PATH or --transactions PATH, not both")
+    path = write_online_retail(args.online_retail, customers=args.rows, seed=args.seed)
+    _say(f"wrote an Online Retail II export of {args.rows:,} customers to {path} in "
+         f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from segmentation.init.command import init_params
+
+    for line in init_params(args.file, args.name).lines:
+        _say(line)
     return 0
 
 
@@ -185,7 +215,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "generate": _generate, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
+    "generate": _generate, "init": _init, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
     "dashboard": _dashboard, "migrate": _migrate,
 }
 

@@ -1,4 +1,4 @@
-"""The package's layers import in one direction only: core → config → mart | synthetic → migration | words →
+"""The package's layers import in one direction only: core → config → mart | synthetic → migration | words | init →
 report | dashboard → cli. Within the mart, a stage imports only the I/O modules and the stages before it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ LAYERS = {
     "core": 0,
     "config": 1,
     "mart": 2, "synthetic": 2,
-    "migration": 3, "words": 3,
+    "migration": 3, "words": 3, "init": 3,
     "report": 4, "dashboard": 4,
     "cli": 5,
     "__main__": 6,
