@@ -10,7 +10,7 @@ import pandas as pd
 
 from segmentation.config.rules import coverage
 from segmentation.report.context import ReportContext
-from segmentation.report.display import Table, needs_attributes
+from segmentation.report.display import Markdown, Table, needs_attributes
 from segmentation.report.recommend import recommendations
 from segmentation.words import formatting as fmt
 from segmentation.words.traits import trait_texts
@@ -194,9 +194,16 @@ def rules(ctx: ReportContext) -> Table:
                  row_colors=[ctx.colors.get(s.id, s.color) for s in ctx.params.all_segments])
 
 
-def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
-    """The segment's five most distinctive traits and their effect sizes."""
+NO_TRAITS = ("No trait to show: a trait compares at least two customers of the segment with a known value against "
+             "two outside it.")
+
+
+def segment_traits(ctx: ReportContext, segment_id: str) -> Table | Markdown:
+    """The segment's five most distinctive traits and their effect sizes (a note when it has none: too few customers,
+    or no attribute known)."""
     row = ctx.summary_row(segment_id)
+    if not len(trait_texts(row)):
+        return Markdown(NO_TRAITS)
     frame = pd.DataFrame({
         "Trait": trait_texts(row),
         "Feature": list(row["trait_features"]),
