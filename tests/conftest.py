@@ -138,3 +138,15 @@ def small_mart_rfm11(tmp_path_factory, small_csv) -> Params:
     params = load_params(path)
     run(params)
     return params
+
+
+@pytest.fixture(scope="session")
+def orders_only_mart(tmp_path_factory) -> Params:
+    """Params whose mart is built from orders alone (no customer file): the CDNOW purchase log, 23,570 customers."""
+    folder = tmp_path_factory.mktemp("orders-only")
+    orders = ROOT / "tests" / "fixtures" / "cdnow" / "cdnow_orders.csv.gz"
+    path = params_copy(ROOT / "params" / "default.yaml", folder, input=None, transactions={"path": str(orders)},
+                       mart_dir=folder / "mart", reference_date="1998-07-01")
+    params = load_params(path)
+    run(params)
+    return params

@@ -19,7 +19,7 @@ from segmentation.dashboard.aggregates import (
     kpis,
     rf_grid,
 )
-from segmentation.dashboard.export import export_csv
+from segmentation.dashboard.export import export_csv, marketing_export
 from segmentation.dashboard.filters import (
     FILTER_KEYS,
     Filters,
@@ -32,6 +32,7 @@ from segmentation.dashboard.layout import (
     GRAPH_IDS,
     export_note,
     kpi_cards,
+    shows_graph,
 )
 
 URL_ID, RESET_ID = "url", "reset-filters"
@@ -53,29 +54,35 @@ def sync_filters_and_url(trigger: str | None, search: str | None, values: dict[s
 def summary_outputs(data: d.DashboardData, filters: Filters) -> tuple[list, str]:
     """KPI cards and the export note for the selection."""
     mask = data.mask(filters)
-    opted_in = int(np.count_nonzero(mask & data.flags["opt_in"]))
+    opted_in = int(np.count_nonzero(mask & data.flags["opt_in"])) if marketing_export(data) else None
     return kpi_cards(kpis(data, mask)), export_note(int(np.count_nonzero(mask)), opted_in)
 
 
 def figure_outputs(data: d.DashboardData, filters: Filters) -> dict[str, Any]:
-    """Every chart for the selection, keyed like GRAPH_IDS."""
+    """Every chart for the selection, keyed like GRAPH_IDS; a chart the page leaves out (the data lacks its
+    attributes) is an empty figure, never drawn from empty values."""
     mask = data.mask(filters)
     segments = by_segment(data, mask)
     count, avg_monetary = rf_grid(data, mask)
-    return {
-        "customers": figures.segment_customers_figure(segments),
-        "revenue": figures.segment_revenue_figure(segments),
-        "rf_grid": figures.rf_grid_figure(count, avg_monetary),
-        "premium": figures.premium_split_figure(segments),
-        "map": figures.country_map_figure(by_country(data, mask)),
-        "category": figures.category_heatmap_figure(category_by_segment(data, mask), data.segments.names),
-        "tickets": figures.tickets_loyalty_figure(segments),
+    drawers = {
+        "customers": lambda: figures.segment_customers_figure(segments),
+        "revenue": lambda: figures.segment_revenue_figure(segments),
+        "rf_grid": lambda: figures.rf_grid_figure(count, avg_monetary),
+        "premium": lambda: figures.premium_split_figure(segments),
+        "map": lambda: figures.country_map_figure(by_country(data, mask)),
+        "category": lambda: figures.category_heatmap_figure(category_by_segment(data, mask), data.segments.names),
+        "tickets": lambda: figures.tickets_loyalty_figure(
+            segments, data.attributes.only_known(("support_tickets", "loyalty_points"))),
     }
+    return {key: draw() if shows_graph(data, key) else figures.left_out_figure() for key, draw in drawers.items()}
 
 
 def export_download(data: d.DashboardData, filters: Filters, scope: str | None) -> dict[str, Any]:
-    """The dcc.Download payload: the selected customers (only opted-in ones for marketing) as a CSV file."""
+    """The dcc.Download payload: the selected customers (only opted-in ones for marketing) as a CSV file. Without
+    marketing consent in the data there is no marketing export (the page does not offer one): nothing is sent."""
     marketing_only = scope == EXPORT_MARKETING
+    if marketing_only and not marketing_export(data):
+        raise PreventUpdate
     csv = export_csv(data, data.mask(filters), marketing_only=marketing_only)
     stamp = f"-{data.reference_date}" if data.reference_date else ""
     name = f"customers{'-marketing' if marketing_only else ''}{stamp}.csv"

@@ -17,6 +17,7 @@ from segmentation.dashboard.export import EXPORT_COLUMNS, export_table
 from segmentation.dashboard.filters import (
     ALL,
     CHOICE_COLUMNS,
+    FILTER_ATTRIBUTES,
     FLAG_COLUMNS,
     NO_COUNTRY,
     YES,
@@ -24,6 +25,7 @@ from segmentation.dashboard.filters import (
 )
 from segmentation.mart.store import MANIFEST, Mart, read_mart
 from segmentation.migration import LAPSED, MIGRATION_JSON, NEW, read_migration
+from segmentation.words.attributes import Attributes, known_attributes
 
 REQUIRED_COLUMNS = frozenset(
     {*EXPORT_COLUMNS, *CHOICE_COLUMNS.values(), *FLAG_COLUMNS.values(), "support_tickets", "loyalty_points", "country"}
@@ -118,15 +120,23 @@ class DashboardData:
     export: pa.Table
     manifest: dict
     reference_date: str | None
+    attributes: Attributes = Attributes(frozenset())  # the customer attributes this mart has any value for
     migration: MigrationGrid | None = None
     migration_note: str = ""  # why there is no migration grid (the page adds the command that makes one)
 
+    def shows(self, key: str) -> bool:
+        """Whether the filter with this URL key is on the page: not when the data lacks its attribute."""
+        return key not in FILTER_ATTRIBUTES or self.attributes.knows(FILTER_ATTRIBUTES[key])
+
     def clean(self, filters: Filters) -> Filters:
-        """The same filters without values this mart does not have (old shared links must not break the page)."""
-        kept = {}
+        """The same filters without values this mart does not have, nor filters the page leaves out (old shared
+        links must not break the page, nor hide customers behind a filter nobody can see)."""
+        kept: dict[str, object] = {}
         for key in CHOICE_COLUMNS:
-            known = set(self.dimensions[key].values)
+            known = set(self.dimensions[key].values) if self.shows(key) else set()
             kept[key] = tuple(v for v in getattr(filters, key) if v in known)
+        for key in FLAG_COLUMNS:
+            kept[key] = getattr(filters, key) if self.shows(key) else ALL
         return replace(filters, **kept)
 
     def mask(self, filters: Filters) -> np.ndarray:
@@ -165,6 +175,7 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         "country": _country_dimension(iso3, customers["country"]),
     }
     monetary = customers["monetary"].to_numpy(dtype=np.float64)
+    attributes = known_attributes(customers)
     migration, migration_note = load_migration(mart.path, dict(zip(segments.ids, segments.colors)))
     return DashboardData(
         mart_dir=mart.path,
@@ -181,9 +192,10 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         f_score=customers["f_score"].to_numpy(dtype=np.int64),
         bins=_bins(mart.manifest, customers),
         summary=summary,
-        export=export_table(mart.path, customers, export_contacts),
+        export=export_table(mart.path, customers, export_contacts, attributes),
         manifest=mart.manifest,
         reference_date=mart.manifest.get("reference_date"),
+        attributes=attributes,
         migration=migration,
         migration_note=migration_note,
     )

@@ -1,5 +1,5 @@
-"""The campaign export: the columns it carries, contacts only when allowed, and CSV cells a spreadsheet would run as
-a formula neutralised."""
+"""The campaign export: the columns it carries (the mart's id beside the store's own), contacts only when allowed,
+no column of an attribute the data lacks, and CSV cells a spreadsheet would run as a formula neutralised."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from segmentation.mart.store import CONTACTS
+from segmentation.words.attributes import Attributes
 
 if TYPE_CHECKING:
     from segmentation.dashboard.data import DashboardData
 
+# customer_id is the mart's id; source_customer_id the store's own, to find the customer in the store's systems
 EXPORT_COLUMNS = (
-    "customer_id", "segment_id", "segment_name", "r_score", "f_score", "m_score", "rfm_code",
+    "customer_id", "source_customer_id", "segment_id", "segment_name", "r_score", "f_score", "m_score", "rfm_code",
     "recency_days", "frequency", "monetary", "marketing_opt_in",
 )
 CONTACT_COLUMNS = ("name", "email")
@@ -28,9 +30,14 @@ CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")  # quote only values t
 FORMULA_PREFIXES = "=+-@\t\r"
 
 
-def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool) -> pa.Table:
-    """The columns a campaign export carries, with name and email only when the params allow and the file exists."""
-    export = customers[list(EXPORT_COLUMNS)]
+def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool,
+                 attributes: Attributes | None = None) -> pa.Table:
+    """The columns a campaign export carries, with name and email only when the params allow and the file exists;
+    without marketing consent in the data (`attributes`), no empty opt-in column."""
+    columns = list(EXPORT_COLUMNS)
+    if attributes is not None and not attributes.knows("marketing_opt_in"):
+        columns.remove("marketing_opt_in")
+    export = customers[columns]
     contacts_file = mart_dir / CONTACTS
     if export_contacts and contacts_file.is_file():
         contacts = pd.read_parquet(contacts_file, columns=["customer_id", *CONTACT_COLUMNS])
@@ -53,9 +60,15 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
 
 
 def export_csv(data: DashboardData, mask: np.ndarray, *, marketing_only: bool) -> bytes:
-    """The selected customers as CSV bytes; with `marketing_only`, only those who opted in to marketing."""
+    """The selected customers as CSV bytes; with `marketing_only`, only those who opted in to marketing (callers
+    offer it only when the data has marketing consent: `marketing_export`)."""
     if marketing_only:
         mask = mask & data.flags["opt_in"]
     buffer = io.BytesIO()
     pa_csv.write_csv(data.export.filter(pa.array(mask)), buffer, CSV_OPTIONS)
     return buffer.getvalue()
+
+
+def marketing_export(data: DashboardData) -> bool:
+    """Whether a marketing export can be made: the data must say who opted in (orders alone do not)."""
+    return data.attributes.knows("marketing_opt_in")

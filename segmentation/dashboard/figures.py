@@ -98,8 +98,25 @@ def rf_grid_figure(count: np.ndarray, avg_monetary: np.ndarray) -> go.Figure:
     return fig if count.sum() else _no_data(fig)
 
 
-def tickets_loyalty_figure(table: pd.DataFrame) -> go.Figure:
-    """Two bar panels per segment: mean support tickets and mean loyalty points of the selected customers."""
+TICKETS_PANELS = {"support_tickets": ("avg_support_tickets", "Avg support tickets", ".2f"),
+                  "loyalty_points": ("avg_loyalty_points", "Avg loyalty points", ",.0f")}
+
+
+def tickets_loyalty_figure(table: pd.DataFrame,
+                           shown: Iterable[str] = ("support_tickets", "loyalty_points")) -> go.Figure:
+    """Bar panels per segment: mean support tickets and mean loyalty points of the selected customers (`shown`: the
+    attributes the data has; one of them alone takes the whole figure)."""
+    shown = [field for field in TICKETS_PANELS if field in tuple(shown)]
+    if len(shown) == 1:
+        column, title, fmt = TICKETS_PANELS[shown[0]]
+        fig = _figure(title)
+        fig.add_bar(
+            y=as_text(table["segment_name"]), x=table[column].round(2), orientation="h", marker_color=table["color"],
+            texttemplate=f"%{{x:{fmt}}}", textposition="auto", hovertemplate=f"%{{y}}<br>%{{x:{fmt}}}<extra></extra>",
+        )
+        fig.update_yaxes(autorange="reversed", showgrid=False)
+        fig.update_layout(showlegend=False)
+        return fig if table["customers"].sum() else _no_data(fig)
     fig = _two_panels("Support tickets and loyalty points", "Avg support tickets", "Avg loyalty points", spacing=0.16)
     panels = (("avg_support_tickets", ".2f", "x", "y"), ("avg_loyalty_points", ",.0f", "x2", "y2"))
     for column, fmt, xaxis, yaxis in panels:
@@ -111,6 +128,11 @@ def tickets_loyalty_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_layout(showlegend=False, yaxis2_showticklabels=False)
     return fig if table["customers"].sum() else _no_data(fig)
+
+
+def left_out_figure() -> go.Figure:
+    """The figure of a chart the page leaves out (its attributes are not in the data): empty, never drawn."""
+    return _figure("")
 
 
 def _two_panels(title: str, left: str, right: str, *, spacing: float) -> go.Figure:
@@ -149,10 +171,14 @@ def category_heatmap_figure(counts: pd.DataFrame, segment_names: tuple[str, ...]
     totals = counts.sum(axis=0).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.round(counts.to_numpy() / totals, 4)
+    # the colours span 0 to the largest share: left to itself, plotly stretches one repeated share (a single
+    # category) around that value, to a colour bar past 100%
+    top = float(np.nanmax(share)) if np.isfinite(share).any() else 0.0
     fig = _figure("Favourite category × segment (share of segment)", margin={"t": 36, "b": 8})
     fig.add_heatmap(
         z=share, x=as_text(segment_names), y=as_text(counts.index), customdata=counts.to_numpy(), colorscale=SEQUENTIAL,
-        xgap=2, ygap=2, texttemplate="%{z:.0%}", colorbar={"tickformat": ".0%", "thickness": 12},
+        zmin=0, zmax=top or 1.0, xgap=2, ygap=2, texttemplate="%{z:.0%}",
+        colorbar={"tickformat": ".0%", "thickness": 12},
         hovertemplate="%{y} · %{x}<br>%{customdata:,d} customers (%{z:.1%} of segment)<extra></extra>",
     )
     fig.update_xaxes(showgrid=False, side="bottom")

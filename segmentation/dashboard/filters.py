@@ -20,6 +20,9 @@ CHOICE_COLUMNS = {
 }
 # URL key -> boolean mart column, for the all / yes / no filters.
 FLAG_COLUMNS = {"premium": "subscription", "opt_in": "marketing_opt_in"}
+# URL key -> the customer attribute it filters on: a filter of an attribute the data lacks is left out.
+FILTER_ATTRIBUTES = {"gender": "gender", "category": "favorite_category", "device": "device_type",
+                     "country": "country", "premium": "subscription", "opt_in": "marketing_opt_in"}
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ from dash import dcc, html
 
 from segmentation.dashboard.aggregates import Kpis
 from segmentation.dashboard.data import DashboardData
+from segmentation.dashboard.export import marketing_export
 from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figure
 from segmentation.dashboard.filters import ALL, NO, YES
 from segmentation.migration import command_hint
+from segmentation.words.attributes import left_out
 from segmentation.words.traits import trait_texts
 
 FILTER_IDS = {
@@ -34,6 +36,9 @@ GRAPH_IDS = {
     "category": "graph-category",
     "tickets": "graph-tickets",
 }
+# The customer attributes a graph shows: a graph none of whose attributes the data has is left out of the page.
+GRAPH_ATTRIBUTES = {"premium": ("subscription",), "map": ("country",), "category": ("favorite_category",),
+                    "tickets": ("support_tickets", "loyalty_points")}
 # Which graphs take the full row of the grid (the rest share a row two by two), and graph heights in pixels.
 WIDE_GRAPHS = {"map"}
 GRAPH_HEIGHT, WIDE_GRAPH_HEIGHT = 340, 440
@@ -80,9 +85,19 @@ def _card(key: str, title: str, value: str, comparison: str) -> html.Div:
     )
 
 
-def export_note(selected: int, opted_in: int) -> str:
-    """How many rows each export choice would give."""
+def export_note(selected: int, opted_in: int | None) -> str:
+    """How many rows each export choice would give (`opted_in` None: the data has no marketing consent)."""
+    if opted_in is None:
+        return f"{selected:,} customers match the filters. {left_out(['marketing_opt_in'], NO_MARKETING_EXPORT)}"
     return f"{selected:,} customers match the filters; {opted_in:,} of them opted in to marketing."
+
+
+NO_MARKETING_EXPORT = "there is no export for marketing"
+
+
+def shows_graph(data: DashboardData, key: str) -> bool:
+    """Whether a graph is on the page: it shows no attribute, or one the data has."""
+    return not GRAPH_ATTRIBUTES.get(key) or bool(data.attributes.only_known(GRAPH_ATTRIBUTES[key]))
 
 
 def page_layout(data: DashboardData, *, title: str, source: str, topojson_url: str) -> html.Div:
@@ -99,8 +114,9 @@ def page_layout(data: DashboardData, *, title: str, source: str, topojson_url: s
                     _filter_panel(data),
                     html.Main(
                         [
+                            *_unknown_attributes(data),
                             html.Section(kpi_cards(_whole_base(data)), id="kpi-cards", className="kpi-grid"),
-                            html.Section(_graphs(topojson_url), className="chart-grid"),
+                            html.Section(_graphs(data, topojson_url), className="chart-grid"),
                             _migration_section(data),
                             _segment_section(data.summary),
                         ],
@@ -112,6 +128,12 @@ def page_layout(data: DashboardData, *, title: str, source: str, topojson_url: s
         ],
         className="app",
     )
+
+
+def _unknown_attributes(data: DashboardData) -> list[html.P]:
+    """The line that says which attributes the data lacks and that their filters and charts are left out."""
+    note = data.attributes.note()
+    return [html.P(note, id="unknown-attributes", className="note")] if note else []
 
 
 def _whole_base(data: DashboardData) -> Kpis:
@@ -131,26 +153,28 @@ def _header(data: DashboardData, title: str, source: str) -> html.Header:
 
 
 def _filter_panel(data: DashboardData) -> html.Aside:
-    """Every filter, the reset link and the export box."""
+    """Every filter, the reset link and the export box. A filter of an attribute the data lacks stays in the page,
+    hidden and unset: the callbacks read every filter."""
     dims = data.dimensions
     return html.Aside(
         [
             html.H2("Filters"),
             _multi("segment", "Segment", dims["segment"].options, "All segments"),
-            _multi("gender", "Gender", dims["gender"].options, "All genders"),
-            _multi("category", "Favourite category", dims["category"].options, "All categories"),
-            _multi("device", "Device", dims["device"].options, "All devices"),
-            _flag("premium", "Premium subscriber"),
-            _flag("opt_in", "Marketing opt-in"),
-            _multi("country", "Country", dims["country"].options, "All countries"),
+            _multi("gender", "Gender", dims["gender"].options, "All genders", hidden=not data.shows("gender")),
+            _multi("category", "Favourite category", dims["category"].options, "All categories",
+                   hidden=not data.shows("category")),
+            _multi("device", "Device", dims["device"].options, "All devices", hidden=not data.shows("device")),
+            _flag("premium", "Premium subscriber", hidden=not data.shows("premium")),
+            _flag("opt_in", "Marketing opt-in", hidden=not data.shows("opt_in")),
+            _multi("country", "Country", dims["country"].options, "All countries", hidden=not data.shows("country")),
             html.Button("Reset filters", id="reset-filters", className="button-secondary", n_clicks=0),
-            _export_box(),
+            _export_box(data),
         ],
         className="filter-panel",
     )
 
 
-def _multi(key: str, label: str, options: list[dict[str, str]], placeholder: str) -> html.Div:
+def _multi(key: str, label: str, options: list[dict[str, str]], placeholder: str, *, hidden: bool = False) -> html.Div:
     """A labelled multi-select dropdown (nothing chosen = everyone)."""
     return html.Div(
         [
@@ -158,10 +182,11 @@ def _multi(key: str, label: str, options: list[dict[str, str]], placeholder: str
             dcc.Dropdown(id=FILTER_IDS[key], options=options, value=[], multi=True, placeholder=placeholder),
         ],
         className="filter",
+        hidden=hidden,
     )
 
 
-def _flag(key: str, label: str) -> html.Div:
+def _flag(key: str, label: str, *, hidden: bool = False) -> html.Div:
     """A labelled all / yes / no switch."""
     return html.Div(
         [
@@ -169,20 +194,21 @@ def _flag(key: str, label: str) -> html.Div:
             dcc.RadioItems(id=FILTER_IDS[key], options=FLAG_OPTIONS, value=ALL, inline=True, className="segmented"),
         ],
         className="filter",
+        hidden=hidden,
     )
 
 
-def _export_box() -> html.Div:
-    """Export choice, button and the download target."""
+def _export_box(data: DashboardData) -> html.Div:
+    """Export choice, button and the download target; no marketing choice without marketing consent in the data."""
+    scopes = [{"label": "All filtered customers", "value": EXPORT_ALL}]
+    if marketing_export(data):
+        scopes.append({"label": "For marketing (opted-in only)", "value": EXPORT_MARKETING})
     return html.Div(
         [
             html.H2("Export"),
             dcc.RadioItems(
                 id="export-scope",
-                options=[
-                    {"label": "All filtered customers", "value": EXPORT_ALL},
-                    {"label": "For marketing (opted-in only)", "value": EXPORT_MARKETING},
-                ],
+                options=scopes,
                 value=EXPORT_ALL,
                 className="stacked",
             ),
@@ -194,8 +220,9 @@ def _export_box() -> html.Div:
     )
 
 
-def _graphs(topojson_url: str) -> list[html.Div]:
-    """One card per chart; figures arrive from the callbacks."""
+def _graphs(data: DashboardData, topojson_url: str) -> list[html.Div]:
+    """One card per chart; figures arrive from the callbacks. A chart of attributes the data lacks stays in the page
+    (the callback fills every graph) but hidden, out of the grid."""
     cards = []
     for key, graph_id in GRAPH_IDS.items():
         config = {**GRAPH_CONFIG, "topojsonURL": topojson_url} if key == "map" else GRAPH_CONFIG
@@ -203,7 +230,8 @@ def _graphs(topojson_url: str) -> list[html.Div]:
         # the height goes inline: dcc.Graph sets its own inline height, which a stylesheet cannot override
         height = WIDE_GRAPH_HEIGHT if wide else GRAPH_HEIGHT
         graph = dcc.Graph(id=graph_id, config=config, style={"height": f"{height}px"})
-        cards.append(html.Div(graph, className="chart-card chart-card-wide" if wide else "chart-card"))
+        cards.append(html.Div(graph, className="chart-card chart-card-wide" if wide else "chart-card",
+                              hidden=not shows_graph(data, key)))
     return cards
 
 

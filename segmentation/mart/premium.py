@@ -37,9 +37,10 @@ def uplift(stats: pd.DataFrame, settings: PremiumParams) -> dict[str, Any]:
     others = known[~subscribed].set_index(CELL)
     cells = premium.merge(others, left_index=True, right_index=True, suffixes=("_p", "_o"))
     cells = cells[(cells["n_p"] >= MIN_PER_GROUP) & (cells["n_o"] >= MIN_PER_GROUP)].sort_index()
+    measurable = not known.empty  # without any known status, cells and premium customers are not known, not zero
     result: dict[str, Any] = {
-        "matched_cells": int(len(cells)),
-        "premium_customers": int(cells["n_p"].sum()) if len(cells) else 0,
+        "matched_cells": int(len(cells)) if measurable else None,
+        "premium_customers": (int(cells["n_p"].sum()) if len(cells) else 0) if measurable else None,
         "customers_with_known_status": int(known["n"].sum()),
         "confidence": settings.confidence,
     }

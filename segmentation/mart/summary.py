@@ -5,6 +5,8 @@ size: Cohen's d (difference of means over the pooled standard deviation) for num
 (2·asin√p₁ − 2·asin√p₂) for the share of a category or of a yes/no attribute. R, F and M themselves are left
 out: the rules define the segments by them, so they would always top the list. Each trait is stored as numbers
 (feature code, effect size, the segment's value and the rest's); the report and the dashboard word them.
+Each attribute is compared over the customers whose value is known; an attribute no customer has (orders without a
+customer file) is no trait at all, never "0 vs 0".
 """
 
 from __future__ import annotations
@@ -132,14 +134,16 @@ def key_traits(stats: pd.DataFrame, counts: pd.DataFrame) -> dict[str, list[dict
 
 
 def _numeric_effects(stats: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Cohen's d of each numeric attribute, segment vs rest."""
+    """Cohen's d of each numeric attribute, segment vs rest, over the customers whose value is known (an attribute
+    no customer has, as without a customer file, gives no trait: its sums are zeros, not values)."""
     totals = _total(stats)
     out: dict[str, list[dict[str, Any]]] = {}
     for _index, row in stats.iterrows():
-        n1, n2 = int(row["n"]), int(totals["n"] - row["n"])
-        if n1 < 2 or n2 < 2:
-            continue
         for col in NUMERIC_TRAITS:
+            n1 = int(row[f"{col}__known"])
+            n2 = int(totals[f"{col}__known"]) - n1
+            if n1 < 2 or n2 < 2:
+                continue
             total, total_sq = row[f"{col}__sum"], row[f"{col}__sumsq"]
             m1, v1 = mean_var(total, total_sq, n1, col)
             m2, v2 = mean_var(totals[f"{col}__sum"] - total, totals[f"{col}__sumsq"] - total_sq, n2, col)
@@ -151,10 +155,14 @@ def _numeric_effects(stats: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
 
 
 def _share_effects(counts: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Cohen's h of each category level's share (and of yes/no attributes), segment vs rest."""
+    """Cohen's h of each category level's share (and of yes/no attributes), segment vs rest, among the customers
+    whose value is known (an empty value is no level, and an attribute no customer has gives no trait)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for col in (*CATEGORY_TRAITS, *FLAG_TRAITS):
-        levels = counts.assign(level=counts[col].astype(str))
+        known = counts[counts[col].notna()]
+        if known.empty:
+            continue
+        levels = known.assign(level=known[col].astype(str))
         grid = levels.pivot_table(index="segment_id", columns="level", values="n", aggfunc="sum").fillna(0)
         level_totals = grid.sum(axis=0)
         for seg_id, row in grid.sort_index().iterrows():

@@ -11,6 +11,7 @@ import pandas as pd
 
 from segmentation.config.params import Params, Segment, load_params
 from segmentation.mart.store import Mart, read_mart
+from segmentation.words.attributes import Attributes, known_attributes
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,9 @@ class ReportContext:
         return self.mart.insights["overall"]
 
     @cached_property
-    def has_attributes(self) -> bool:
-        """False when the mart was built from orders alone (no customer file): age, country, … are all empty."""
-        return bool(self.customers["age"].notna().any())
+    def attributes(self) -> Attributes:
+        """The customer attributes this mart knows (orders without a customer file know few or none)."""
+        return known_attributes(self.customers)
 
     @cached_property
     def colors(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from segmentation.report.escape import Md, css_color, html_text, md_text
+from segmentation.words.attributes import left_out
 
 Formatter = Callable[[Any], str]
 
@@ -104,12 +105,20 @@ class Markdown:
         return self.text
 
 
-NO_ATTRIBUTES = Md("*No customer attributes: the mart was built from orders without a customer file.*")
+def left_out_note(fields: Sequence[str], what: str = "this view is left out") -> Markdown:
+    """The note shown instead of a view whose attributes this data has none of (in italics)."""
+    return Markdown(Md("*{}*").format(left_out(fields, what)))
 
 
-def needs_attributes(build: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a figure or table of customer attributes: without any (orders alone), a note is shown instead."""
-    @functools.wraps(build)
-    def guarded(ctx: Any, *args: Any, **kwargs: Any) -> Any:
-        return build(ctx, *args, **kwargs) if ctx.has_attributes else Markdown(NO_ATTRIBUTES)
-    return guarded
+def needs_attributes(*fields: str, note: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a figure or table of these customer attributes: when the mart knows none of them (orders without a
+    customer file), a note naming them is shown instead (nothing with `note=False`: a view next to another of the
+    same attributes, which says it); otherwise the view draws, leaving out the unknown ones."""
+    def decorate(build: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(build)
+        def guarded(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+            if not ctx.attributes.only_known(fields):
+                return left_out_note(fields) if note else None
+            return build(ctx, *args, **kwargs)
+        return guarded
+    return decorate

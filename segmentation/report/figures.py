@@ -185,24 +185,33 @@ NUMERIC_ATTRIBUTES = {
 }
 
 
-@needs_attributes
+def panel_grid(count: int, width: float, row_height: float, ncols: int = 3) -> tuple[Figure, np.ndarray]:
+    """A figure of `count` panels, `ncols` to a row, each panel as wide as in a full row (fewer panels: narrower)."""
+    cols = min(count, ncols)
+    rows = -(-count // cols)
+    return new_figure(width * cols / ncols, row_height * rows + 0.3, ncols=cols, nrows=rows)
+
+
+@needs_attributes(*NUMERIC_ATTRIBUTES)
 @styled
 def attribute_distributions(ctx: ReportContext) -> ReportFigure:
-    """Histograms of the numeric customer attributes."""
+    """Histograms of the numeric customer attributes the data has (values of the customers who have one)."""
     df = ctx.customers
-    fig, axes = new_figure(9, 4.6, ncols=3, nrows=2)
-    for ax, (col, label) in zip(axes, NUMERIC_ATTRIBUTES.items()):
-        values = df[col].to_numpy()
+    shown = ctx.attributes.only_known(NUMERIC_ATTRIBUTES)
+    fig, axes = panel_grid(len(shown), 9, 2.15)
+    for i, (ax, col) in enumerate(zip(axes, shown)):
+        label = NUMERIC_ATTRIBUTES[col]
+        values = df[col].dropna().to_numpy(dtype=float)
         if col == "income":  # a long tail would squeeze everyone into one bar: cap at the 99th percentile
             values = np.minimum(values, np.percentile(values, 99))
             label = f"{label}, top 1% capped"
         discrete = col == "support_tickets"
         sns.histplot(x=values, bins="auto" if discrete else 30, discrete=discrete, color="#55A868", ax=ax)
-        ax.set(title=label, xlabel="", ylabel="Customers" if ax in (axes[0], axes[3]) else "")
+        ax.set(title=label, xlabel="", ylabel="Customers" if i % 3 == 0 else "")
         if col == "income":
             _money_ticks(ax.xaxis)
-    return render(fig, "customer-base-attributes",
-                  "Histograms of age, income, credit score, loyalty points, churn risk and support tickets")
+    names = [NUMERIC_ATTRIBUTES[col].split(" (")[0].lower() for col in shown]
+    return render(fig, "customer-base-attributes", f"Histograms of {_listed(names)}")
 
 
 CATEGORICAL_ATTRIBUTES = {
@@ -226,21 +235,23 @@ def category_shares(values: pd.Series, top: int = 8) -> pd.Series:
     return shares
 
 
-@needs_attributes
+@needs_attributes(*CATEGORICAL_ATTRIBUTES)
 @styled
 def attribute_mix(ctx: ReportContext) -> ReportFigure:
-    """Share of customers by gender, favourite category, device, country, premium and opt-in."""
+    """Share of customers by gender, favourite category, device, country, premium and opt-in (those the data has)."""
     df = ctx.customers
-    fig, axes = new_figure(9, 5.4, ncols=3, nrows=2)
-    for ax, (col, label) in zip(axes, CATEGORICAL_ATTRIBUTES.items()):
+    shown = ctx.attributes.only_known(CATEGORICAL_ATTRIBUTES)
+    fig, axes = panel_grid(len(shown), 9, 2.55)
+    for ax, col in zip(axes, shown):
+        label = CATEGORICAL_ATTRIBUTES[col]
         shares = category_shares(df[col])
         ax.barh(np.arange(len(shares)), shares.to_numpy(), color="#8172B3")
         ax.set_yticks(np.arange(len(shares)), [_short(str(v)) for v in shares.index])
         ax.invert_yaxis()
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         ax.set_title(label, loc="left")
-    return render(fig, "customer-base-mix",
-                  "Bar charts: share of customers by gender, category, device, country, premium and opt-in")
+    names = [CATEGORICAL_ATTRIBUTES[col].split(" (")[0].lower() for col in shown]
+    return render(fig, "customer-base-mix", f"Bar charts: share of customers by {_listed(names)}")
 
 
 def lorenz_points(monetary: pd.Series, points: int = 201) -> tuple[np.ndarray, np.ndarray]:
@@ -328,9 +339,9 @@ def kpi_deltas(ctx: ReportContext, segment_id: str) -> ReportFigure:
     name = f"segment-{segment_slug(segment_id)}-kpi-deltas"
     if row["customers"] == 0:
         return _no_customers(name, "KPIs vs overall")
-    kpis = list(fmt.KPI_LABELS)
+    kpis = [k for k in fmt.KPI_LABELS if ctx.attributes.kpi_known(k)]
     values = np.array([float(row[f"delta_{k}"]) for k in kpis])
-    fig, (ax,) = new_figure(8, 3.2)
+    fig, (ax,) = new_figure(8, 0.325 * len(kpis) + 0.6)
     y = np.arange(len(kpis))
     ax.barh(y, values, color=ctx.colors[segment_id], height=0.6)
     ax.axvline(0, color=INK, linewidth=0.8)
@@ -417,19 +428,22 @@ PREMIUM_KPIS = {
 }
 
 
-@needs_attributes
+@needs_attributes("subscription", note=False)  # the premium table above it says what is missing
 @styled
 def premium_split(ctx: ReportContext, segment_id: str) -> ReportFigure:
-    """Premium subscribers vs the rest inside the segment: spend, orders, recency and opt-in."""
+    """Premium subscribers vs the rest inside the segment: spend, orders, recency and opt-in (when known)."""
     members = ctx.members(segment_id)
     name = f"segment-{segment_slug(segment_id)}-premium"
     if members.empty:
         return _no_customers(name, "Premium vs non-premium")
     color = ctx.colors[segment_id]
-    fig, axes = new_figure(9, 2.4, ncols=4)
-    groups = {"Premium": members[members["subscription"]], "Not premium": members[~members["subscription"]]}
-    for ax, (col, (label, show)) in zip(axes, PREMIUM_KPIS.items()):
-        values = [float(g[col].mean()) if len(g) else 0.0 for g in groups.values()]
+    shown = ctx.attributes.only_known(PREMIUM_KPIS)
+    fig, axes = new_figure(9 * len(shown) / len(PREMIUM_KPIS), 2.4, ncols=len(shown))
+    groups = {"Premium": members[members["subscription"].eq(True)],
+              "Not premium": members[members["subscription"].eq(False)]}
+    for ax, col in zip(axes, shown):
+        label, show = PREMIUM_KPIS[col]
+        values = [float(g[col].astype(float).mean()) if len(g) else 0.0 for g in groups.values()]
         bars = ax.bar(list(groups), values, color=[color, _lighter(color)], width=0.6)
         for bar, value, group in zip(bars, values, groups.values()):
             text = show(value) if len(group) else "none"
@@ -440,50 +454,66 @@ def premium_split(ctx: ReportContext, segment_id: str) -> ReportFigure:
     return render(fig, name, f"Bar charts: premium vs non-premium customers in {ctx.names[segment_id]}")
 
 
-@needs_attributes
+DEMOGRAPHICS = {"age": "Age (years)", "income": "Income ($, top 1% capped)", "gender": "Gender"}
+
+
+@needs_attributes(*DEMOGRAPHICS)
 @styled
 def demographics(ctx: ReportContext, segment_id: str) -> ReportFigure:
-    """Age and income distribution and gender mix of the segment, against all customers."""
+    """Age and income distribution and gender mix of the segment (those the data has), against all customers."""
     members = ctx.members(segment_id)
     name = f"segment-{segment_slug(segment_id)}-demographics"
     if members.empty:
         return _no_customers(name, "Demographics")
     color = ctx.colors[segment_id]
     everyone = ctx.customers
-    fig, axes = new_figure(9, 2.6, ncols=3)
-    for ax, col, label in ((axes[0], "age", "Age (years)"), (axes[1], "income", "Income ($, top 1% capped)")):
-        cap = float(np.percentile(everyone[col], 99))  # a long income tail would squeeze everyone into one bar
-        edges = np.histogram_bin_edges(everyone[col].clip(upper=cap).to_numpy(dtype=float), bins=20)
-        ax.hist(everyone[col].clip(upper=cap), bins=edges, density=True, color=OVERALL_COLOR, alpha=0.7)
-        ax.hist(members[col].clip(upper=cap), bins=edges, density=True, histtype="step", linewidth=2, color=color)
+    shown = ctx.attributes.only_known(DEMOGRAPHICS)
+    fig, axes = new_figure(3 * len(shown), 2.6, ncols=len(shown))
+    panels = dict(zip(shown, axes))
+    for col in ("age", "income"):
+        if col not in panels:
+            continue
+        ax, label = panels[col], DEMOGRAPHICS[col]
+        values, own = everyone[col].dropna().astype(float), members[col].dropna().astype(float)
+        cap = float(np.percentile(values, 99))  # a long income tail would squeeze everyone into one bar
+        edges = np.histogram_bin_edges(values.clip(upper=cap).to_numpy(), bins=20)
+        ax.hist(values.clip(upper=cap), bins=edges, density=True, color=OVERALL_COLOR, alpha=0.7)
+        if len(own):
+            ax.hist(own.clip(upper=cap), bins=edges, density=True, histtype="step", linewidth=2, color=color)
         ax.set(title=label, yticks=[])
         if col == "income":
             _money_ticks(ax.xaxis)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         ax.title.set_horizontalalignment("left")
         ax.title.set_position((0, 1))
-    seg, base = _aligned_shares(members["gender"], everyone["gender"], top=5)
-    _compare_bars(axes[2], seg, base, color, "Gender", horizontal=True)
+    if "gender" in panels:
+        seg, base = _aligned_shares(members["gender"], everyone["gender"], top=5)
+        _compare_bars(panels["gender"], seg, base, color, "Gender", horizontal=True)
     _segment_legend(fig, ctx, segment_id)
-    return render(fig, name, f"Age, income and gender of {ctx.names[segment_id]} vs all customers")
+    return render(fig, name, f"{_listed(shown).capitalize()} of {ctx.names[segment_id]} vs all customers")
 
 
-@needs_attributes
+PREFERENCES = {"favorite_category": ("Favourite category", 8), "device_type": ("Device", 5),
+               "country": ("Country (top 6)", 6)}
+
+
+@needs_attributes(*PREFERENCES)
 @styled
 def preferences(ctx: ReportContext, segment_id: str) -> ReportFigure:
-    """Favourite categories, devices and countries of the segment, against all customers."""
+    """Favourite categories, devices and countries of the segment (those the data has), against all customers."""
     members = ctx.members(segment_id)
     name = f"segment-{segment_slug(segment_id)}-preferences"
     if members.empty:
         return _no_customers(name, "Categories, devices and countries")
-    fig, axes = new_figure(9, 3.0, ncols=3)
-    panels = (("favorite_category", "Favourite category", 8), ("device_type", "Device", 5),
-              ("country", "Country (top 6)", 6))
-    for ax, (col, label, top) in zip(axes, panels):
+    shown = ctx.attributes.only_known(PREFERENCES)
+    fig, axes = new_figure(3 * len(shown), 3.0, ncols=len(shown))
+    for ax, col in zip(axes, shown):
+        label, top = PREFERENCES[col]
         seg, base = _aligned_shares(members[col], ctx.customers[col], top)
         _compare_bars(ax, seg, base, ctx.colors[segment_id], label, horizontal=True)
     _segment_legend(fig, ctx, segment_id)
-    return render(fig, name, f"Categories, devices and countries of {ctx.names[segment_id]} vs all customers")
+    names = [PREFERENCES[col][0].split(" (")[0].lower() for col in shown]
+    return render(fig, name, f"{_listed(names).capitalize()} of {ctx.names[segment_id]} vs all customers")
 
 
 # --- comparison and recommendations -------------------------------------------------------------------------
@@ -493,7 +523,7 @@ def preferences(ctx: ReportContext, segment_id: str) -> ReportFigure:
 def kpi_heatmap(ctx: ReportContext) -> ReportFigure:
     """Every segment's KPIs relative to all customers, as a colour-coded grid (green = better, red = worse)."""
     summary = ctx.summary[ctx.summary["customers"] > 0]
-    kpis = list(fmt.KPI_LABELS)
+    kpis = [k for k in fmt.KPI_LABELS if ctx.attributes.kpi_known(k)]
     values = np.array([[float(row[f"delta_{k}"]) for k in kpis] for _, row in summary.iterrows()])
     goodness = values * np.array([-1 if k in fmt.LOWER_IS_BETTER else 1 for k in kpis])
     fig, (ax,) = new_figure(9, 0.42 * len(summary) + 1.9)
@@ -586,6 +616,11 @@ def _tick_money(value: float) -> str:
     if abs(value) >= 1e3:
         return f"${value / 1e3:g}K"
     return f"${value:g}"
+
+
+def _listed(names: list[str]) -> str:
+    """'a, b and c' (figure alt text)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _short(label: str, width: int = 22) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from segmentation.words import formatting as fmt
+from segmentation.words.attributes import left_out
 
 TITLES = {
     "revenue_concentration": "Revenue concentration",
@@ -27,6 +28,12 @@ def title(item: dict[str, Any]) -> str:
 def sentence(item: dict[str, Any]) -> str:
     """The insight in one or two sentences, worded by its numbers (plain text: escaped where it is shown)."""
     return _SENTENCES[item["id"]](item["numbers"])
+
+
+def measured(item: dict[str, Any]) -> bool:
+    """Whether the insight's numbers measure anything: the premium uplift needs customers whose subscription status
+    is known (without it, its numbers are empty and are not shown)."""
+    return item["id"] != "premium_uplift" or bool(item["numbers"].get("customers_with_known_status"))
 
 
 def definition(item: dict[str, Any]) -> str | None:
@@ -84,7 +91,7 @@ def premium_uplift(n: dict[str, Any]) -> str:
     money, freq = n["monetary"], n["frequency"]
     level = fmt.share(n["confidence"], 0)
     if not n["customers_with_known_status"]:
-        return "No customer's subscription status is known (no customer file), so premium uplift is not measured."
+        return left_out(["subscription"], "the premium uplift is not measured")
     if money["ratio"] is None:
         return "Too few matched RFM cells hold both premium and non-premium customers to measure an uplift."
     if not money["meaningful"]:

@@ -17,17 +17,26 @@ from segmentation.report.escape import Md, md_code, md_code_block
 from segmentation.report.recommend import recommendations
 from segmentation.report.tables import check_action
 from segmentation.words import formatting as fmt
+from segmentation.words.attributes import ATTRIBUTES, Attributes, known_attributes
 
 
 def headline(ctx: ReportContext) -> Markdown:
-    """The run in one paragraph: customers, revenue, reference date, segments."""
+    """The run in one paragraph: customers, revenue, reference date, segments; then which attributes the data lacks
+    (their views are left out of the whole report)."""
     ins = ctx.mart.insights
     live = int((ctx.summary["customers"] > 0).sum())
-    return Markdown(Md(
+    text = Md(
         "**{customers} customers** with **{revenue}** of lifetime revenue, scored on recency, frequency and "
         "monetary value as of **{date}** and split into **{live} segments** by the rules in {file}."
     ).format(customers=fmt.count(ins["customers"]), revenue=fmt.money(ins["revenue"]), date=ctx.reference_date,
-             live=live, file=md_code(ctx.params.path.name)))
+             live=live, file=md_code(ctx.params.path.name))
+    return Markdown(text + unknown_attributes_note(ctx))
+
+
+def unknown_attributes_note(ctx: ReportContext) -> Md:
+    """'This data has no age, gender, …: those views are left out.' as its own paragraph, or nothing."""
+    note = ctx.attributes.note()
+    return Md("\n\n*{}*").format(note) if note else Md("")
 
 
 def key_insights(ctx: ReportContext) -> Markdown:
@@ -39,7 +48,7 @@ def key_insights(ctx: ReportContext) -> Markdown:
         if definition:
             numbers += f"{'; ' if numbers else ''}definition: {definition}"
         line = Md("{}. **{}.** {}").format(i, insight_words.title(item), insight_words.sentence(item))
-        if numbers:
+        if numbers and insight_words.measured(item):
             line += Md("  \n   *Numbers:* {}").format(numbers)
         items.append(line)
     return Markdown(Md("\n").join(items))
@@ -90,8 +99,7 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
     dropped = q["rows_in"] - q["rows_out"]
     orders = q.get("orders")
     if orders:
-        attributes = ("no customer file, so only purchases are known (no age, country or subscription)"
-                      if not q["input"] else
+        attributes = (_order_attributes(ctx) if not q["input"] else
                       Md("attributes from the customer file {}").format(md_code(_file_name(q["input"]))))
         visits = "distinct order ids" if orders["frequency"] == "orders" else "distinct purchase days (no order id)"
         lines = [Md(
@@ -123,7 +131,17 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
             continue
         lines.append(Md("- **{}** ({}): {} rows, policy *{}* → {}.").format(
             check["id"], check["description"], fmt.count(check["count"]), check["policy"], check_action(check)))
-    return Markdown(Md("\n").join(lines))
+    return Markdown(Md("\n").join(lines) + unknown_attributes_note(ctx))
+
+
+def _order_attributes(ctx: ReportContext) -> str:
+    """What orders without a customer file tell about each customer: the purchases, and any attribute the orders
+    give (e.g. the country of their orders)."""
+    known = [ATTRIBUTES[field] for field in ATTRIBUTES if field in ctx.attributes.known]
+    if not known:
+        return "no customer file, so only purchases are known"
+    listed = known[0] if len(known) == 1 else f"{', '.join(known[:-1])} and {known[-1]}"
+    return f"no customer file: the orders give the purchases and each customer's {listed}"
 
 
 def _frequency_words(ctx: ReportContext) -> Md | str:
@@ -172,8 +190,12 @@ def segment_size(ctx: ReportContext, segment_id: str) -> Markdown:
     row = ctx.summary_row(segment_id)
     if row["customers"] == 0:
         return Markdown(Md("**No customers** fall in this segment in this run."))
-    attributes = (f"; {fmt.share(row['premium_rate'])} are premium subscribers and "
-                  f"{fmt.share(row['opt_in_rate'])} opted in to marketing" if ctx.has_attributes else "")
+    known = []
+    if ctx.attributes.knows("subscription"):
+        known.append(f"{fmt.share(row['premium_rate'])} are premium subscribers")
+    if ctx.attributes.knows("marketing_opt_in"):
+        known.append(f"{fmt.share(row['opt_in_rate'])} opted in to marketing")
+    attributes = f"; {' and '.join(known)}" if known else ""
     return Markdown(Md(
         "**{customers} customers** ({customer_share} of all customers) with **{revenue}** of revenue "
         "({revenue_share} of all revenue). On average they spent {spend} over {orders:.1f} orders and last bought "
@@ -190,33 +212,37 @@ def segment_actions(ctx: ReportContext, segment_id: str) -> Markdown:
     lines = []
     for i, action in enumerate(ctx.segment(segment_id).actions, start=1):
         lines.append(Md("{}. **{}**  \n   *Sized:* {}").format(
-            i, action, action_sizing(action, members, ctx.has_attributes)))
+            i, action, action_sizing(action, members, ctx.attributes)))
     return Markdown(Md("\n").join(lines))
 
 
-def action_sizing(action: str, members: pd.DataFrame, has_attributes: bool = True) -> str:
-    """The audience of an action in numbers: who can be reached, what they are worth, and what the action names.
+def action_sizing(action: str, members: pd.DataFrame, attributes: Attributes | None = None) -> str:
+    """The audience of an action in numbers: who can be reached, what they are worth, and what the action names;
+    only from the attributes the data has (`attributes`; by default those the members have any value for).
 
     Plain text (it names the segment's top category from the customer file): escaped where it is shown.
     """
     if members.empty:
         return "no customers in this segment in this run."
-    if not has_attributes:  # orders without a customer file: nothing but purchases known
-        return (f"{fmt.count(len(members))} customers, {fmt.money(members['monetary'].sum())} revenue to date "
-                "(no customer attributes, so reach and preferences are unknown).")
-    opted = members[members["marketing_opt_in"]]
-    text = (f"{fmt.count(len(opted))} opted-in customers of {fmt.count(len(members))}, "
-            f"{fmt.money(opted['monetary'].sum())} revenue to date "
-            f"({fmt.money(members['monetary'].sum())} for the whole segment)")
+    known = attributes if attributes is not None else known_attributes(members)
+    if known.knows("marketing_opt_in"):
+        opted = members[members["marketing_opt_in"].eq(True)]
+        text = (f"{fmt.count(len(opted))} opted-in customers of {fmt.count(len(members))}, "
+                f"{fmt.money(opted['monetary'].sum())} revenue to date "
+                f"({fmt.money(members['monetary'].sum())} for the whole segment)")
+    else:  # no marketing consent in this data: who can be reached is not known
+        text = f"{fmt.count(len(members))} customers, {fmt.money(members['monetary'].sum())} revenue to date"
     words = action.lower()
-    if "category" in words or "recommend" in words or "cross-sell" in words:
-        top = members["favorite_category"].value_counts()
+    top = members["favorite_category"].value_counts()
+    if ("category" in words or "recommend" in words or "cross-sell" in words) and len(top):
         text += f"; top category {top.index[0]} ({fmt.share(top.iloc[0] / len(members), 0)} of the segment)"
-    if "ticket" in words or "service" in words or "survey" in words or "why" in words:
+    if ("ticket" in words or "service" in words or "survey" in words or "why" in words) \
+            and known.knows("support_tickets"):
         tickets = int((members["support_tickets"] > 0).sum())
         text += f"; {fmt.count(tickets)} have opened support tickets"
-    if "loyalty" in words or "tier" in words or "premium" in words or "membership" in words:
-        non_premium = int((~members["subscription"]).sum())
+    if ("loyalty" in words or "tier" in words or "premium" in words or "membership" in words) \
+            and known.knows("subscription"):
+        non_premium = int(members["subscription"].eq(False).sum())
         text += f"; {fmt.count(non_premium)} are not premium subscribers"
     if "referral" in words or "review" in words or "advocate" in words:
         best = int((members["m_score"] == members["m_score"].max()).sum())
@@ -243,7 +269,7 @@ def data_watchouts(ctx: ReportContext, segment_id: str) -> list[str]:
     if row["delta_avg_churn_risk"] > 0.1:
         out.append(f"average churn risk is {fmt.delta(row['delta_avg_churn_risk'])} vs all customers "
                    f"({row['avg_churn_risk']:.2f}).")
-    if row["delta_opt_in_rate"] < -0.1 and ctx.has_attributes:
+    if row["delta_opt_in_rate"] < -0.1:  # NaN (no consent in this data) is never below
         out.append(f"only {fmt.share(row['opt_in_rate'])} opted in to marketing "
                    f"({fmt.delta(row['delta_opt_in_rate'])} vs all customers): email reach is limited.")
     if row["delta_avg_support_tickets"] > 0.1:
@@ -265,7 +291,8 @@ def recommendation_details(ctx: ReportContext) -> Markdown:
     for i, rec in enumerate(recommendations(ctx), start=1):
         targets = Md(", ").join(Md("**{}**").format(ctx.names[sid]) for sid in rec.segment_ids)
         actions = Md("\n").join(Md("   - {}").format(a) for a in rec.actions)
-        opted_in = f"{fmt.count(rec.opted_in)} opted in to marketing, " if ctx.has_attributes else ""
+        opted_in = (f"{fmt.count(rec.opted_in)} opted in to marketing, " if ctx.attributes.knows("marketing_opt_in")
+                    else "")
         blocks.append(Md(
             "{i}. **{title}** → {targets}  \n   *Why:* {why}  \n   *Audience:* {customers} customers, "
             "{opted_in}{revenue} revenue to date.  \n   *What to do:*\n{actions}"

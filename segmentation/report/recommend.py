@@ -82,7 +82,7 @@ def _audience(members: pd.DataFrame) -> dict[str, float]:
     """Size of an audience: customers, how many opted in to marketing, and their revenue to date."""
     return {
         "customers": int(len(members)),
-        "opted_in": int(members["marketing_opt_in"].sum()),
+        "opted_in": int(members["marketing_opt_in"].eq(True).sum()),  # unknown consent is no consent
         "revenue": float(members["monetary"].sum()),
     }
 
@@ -136,7 +136,8 @@ def _premium(ctx: ReportContext, segment_ids: tuple[str, ...]) -> Recommendation
     if uplift["ratio"] is None:  # not measured (e.g. no subscription status without a customer file)
         return None
     confidence = numbers.get("confidence", uplift.get("confidence", 0.95))
-    members = ctx.customers[ctx.customers["segment_id"].isin(segment_ids) & ~ctx.customers["subscription"]]
+    members = ctx.customers[ctx.customers["segment_id"].isin(segment_ids)
+                            & ctx.customers["subscription"].eq(False)]
     names = " and ".join(ctx.names[sid] for sid in segment_ids)
     interval = f"{uplift['ratio']:.2f}× ({fmt.share(confidence, 0)} CI {uplift['ci_low']:.2f}–{uplift['ci_high']:.2f})"
     if uplift.get("meaningful"):

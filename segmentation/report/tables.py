@@ -10,7 +10,7 @@ import pandas as pd
 
 from segmentation.config.rules import coverage
 from segmentation.report.context import ReportContext
-from segmentation.report.display import Table, needs_attributes
+from segmentation.report.display import Markdown, Table, needs_attributes
 from segmentation.report.recommend import recommendations
 from segmentation.words import formatting as fmt
 from segmentation.words.traits import trait_texts
@@ -96,7 +96,7 @@ def quality_examples(ctx: ReportContext, per_check: int = 3) -> Table:
 
 
 def customer_base_numbers(ctx: ReportContext) -> Table:
-    """Minimum, median, mean and maximum of the RFM measures and numeric attributes."""
+    """Minimum, median, mean and maximum of the RFM measures and the numeric attributes the data has."""
     columns = {
         "recency_days": ("Days since last order", lambda v: f"{v:,.0f}"),
         "frequency": ("Orders", lambda v: f"{v:,.1f}"),
@@ -112,6 +112,8 @@ def customer_base_numbers(ctx: ReportContext) -> Table:
     df = ctx.customers
     rows = []
     for col, (label, show) in columns.items():
+        if not ctx.attributes.knows(col):
+            continue
         values = df[col].astype(float)
         rows.append({"Measure": label, "Minimum": show(values.min()), "Median": show(values.median()),
                      "Mean": show(values.mean()), "Maximum": show(values.max())})
@@ -192,9 +194,16 @@ def rules(ctx: ReportContext) -> Table:
                  row_colors=[ctx.colors.get(s.id, s.color) for s in ctx.params.all_segments])
 
 
-def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
-    """The segment's five most distinctive traits and their effect sizes."""
+NO_TRAITS = ("No trait to show: a trait compares at least two customers of the segment with a known value against "
+             "two outside it.")
+
+
+def segment_traits(ctx: ReportContext, segment_id: str) -> Table | Markdown:
+    """The segment's five most distinctive traits and their effect sizes (a note when it has none: too few customers,
+    or no attribute known)."""
     row = ctx.summary_row(segment_id)
+    if not len(trait_texts(row)):
+        return Markdown(NO_TRAITS)
     frame = pd.DataFrame({
         "Trait": trait_texts(row),
         "Feature": list(row["trait_features"]),
@@ -206,13 +215,13 @@ def segment_traits(ctx: ReportContext, segment_id: str) -> Table:
                  formats={"Effect size": lambda v: f"{v:+.2f}"})
 
 
-@needs_attributes
+@needs_attributes("subscription")
 def premium_split(ctx: ReportContext, segment_id: str) -> Table:
-    """Premium subscribers and the rest inside the segment, side by side."""
+    """Premium subscribers and the rest inside the segment, side by side (opt-in when the data has it)."""
     members = ctx.members(segment_id)
     rows = []
-    premium = members["subscription"]
-    for label, group in (("Premium", members[premium]), ("Not premium", members[~premium])):
+    status = members["subscription"]
+    for label, group in (("Premium", members[status.eq(True)]), ("Not premium", members[status.eq(False)])):
         n = len(group)
         rows.append({
             "Group": label,
@@ -222,9 +231,12 @@ def premium_split(ctx: ReportContext, segment_id: str) -> Table:
             "Avg spend": float(group["monetary"].mean()) if n else float("nan"),
             "Avg orders": float(group["frequency"].mean()) if n else float("nan"),
             "Avg days since last order": float(group["recency_days"].mean()) if n else float("nan"),
-            "Marketing opt-in": float(group["marketing_opt_in"].mean()) if n else float("nan"),
+            "Marketing opt-in": float(group["marketing_opt_in"].astype(float).mean()) if n else float("nan"),
         })
-    return Table(pd.DataFrame(rows), caption=f"Premium vs non-premium customers in {ctx.names[segment_id]}", formats={
+    frame = pd.DataFrame(rows)
+    if not ctx.attributes.knows("marketing_opt_in"):
+        frame = frame.drop(columns="Marketing opt-in")
+    return Table(frame, caption=f"Premium vs non-premium customers in {ctx.names[segment_id]}", formats={
         "Customers": fmt.count, "Share of segment": _pct, "Revenue": fmt.money, "Avg spend": fmt.money,
         "Avg orders": lambda v: "–" if math.isnan(v) else f"{v:.1f}",
         "Avg days since last order": lambda v: "–" if math.isnan(v) else f"{v:,.0f}",
@@ -233,18 +245,19 @@ def premium_split(ctx: ReportContext, segment_id: str) -> Table:
 
 
 def kpi_comparison(ctx: ReportContext) -> Table:
-    """Every segment's size and KPI values, with all customers as the last row."""
+    """Every segment's size and KPI values (those the data has), with all customers as the last row."""
+    kpis = [k for k in fmt.KPI_LABELS if ctx.attributes.kpi_known(k)]
     rows = []
     for _, row in ctx.summary.iterrows():
         rows.append({"Segment": row["segment_name"], "Customers": int(row["customers"]),
                      "% of customers": float(row["customer_share"]), "% of revenue": float(row["revenue_share"]),
-                     **{fmt.KPI_LABELS[k]: float(row[k]) for k in fmt.KPI_LABELS}})
+                     **{fmt.KPI_LABELS[k]: float(row[k]) for k in kpis}})
     insights = ctx.mart.insights
     rows.append({"Segment": "All customers", "Customers": int(insights["customers"]), "% of customers": 1.0,
-                 "% of revenue": 1.0, **{fmt.KPI_LABELS[k]: float(ctx.overall[k]) for k in fmt.KPI_LABELS}})
+                 "% of revenue": 1.0, **{fmt.KPI_LABELS[k]: float(ctx.overall[k]) for k in kpis}})
     formats = {"Customers": fmt.count, "% of customers": _pct, "% of revenue": _pct}
-    for kpi, label in fmt.KPI_LABELS.items():
-        formats[label] = lambda v, kpi=kpi: "–" if v is None or math.isnan(v) else fmt.kpi_value(kpi, v)
+    for kpi in kpis:
+        formats[fmt.KPI_LABELS[kpi]] = lambda v, kpi=kpi: "–" if v is None or math.isnan(v) else fmt.kpi_value(kpi, v)
     return Table(pd.DataFrame(rows),
                  caption="KPI values per segment (differences to all customers: see the grid above)",
                  formats=formats, row_colors=[*ctx.summary["color"], None], css_class="wide")
@@ -260,6 +273,8 @@ def recommendation_targets(ctx: ReportContext) -> Table:
         "Opted in to marketing": rec.opted_in,
         "Revenue to date": rec.revenue,
     } for rec in recs], columns=["Recommendation", "Targets", "Customers", "Opted in to marketing", "Revenue to date"])
+    if not ctx.attributes.knows("marketing_opt_in"):
+        frame = frame.drop(columns="Opted in to marketing")
     return Table(frame, caption="Targets are chosen from the segment KPIs of this run, not fixed segment ids",
                  formats={"Customers": fmt.count, "Opted in to marketing": fmt.count, "Revenue to date": fmt.money},
                  row_colors=[ctx.colors[rec.segment_ids[0]] for rec in recs])

@@ -160,3 +160,38 @@ def test_markup_in_data_and_params_shows_as_text(browser: Browser, hostile_dashb
     assert page.locator("b", has_text="Top").count() == 0
     assert dialogs == []
     page.close()
+
+
+@pytest.fixture(scope="module")
+def orders_only_dashboard_url(orders_only_mart: Params) -> Iterator[str]:
+    """The app over a mart built from orders alone (no customer attributes)."""
+    server = make_server("127.0.0.1", 0, create_app(orders_only_mart.mart_dir, params=orders_only_mart).server,
+                         threaded=True)
+    with served(server, "orders-only-dashboard-server") as url:
+        yield url
+
+
+def test_orders_only_dashboard_shows_no_attribute_it_lacks(browser: Browser, orders_only_dashboard_url: str,
+                                                           orders_only_mart: Params, screenshot_dir: Path) -> None:
+    """The line naming the missing attributes shows; their filters, charts and the marketing export do not."""
+    page = browser.page.context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    customers = pd.read_parquet(orders_only_mart.mart_dir / CUSTOMERS)
+    page.goto(orders_only_dashboard_url + "?premium=yes")  # a link from a mart that had premium status
+    page.wait_for_function("(n) => document.querySelector('#kpi-customers-value')?.innerText === n",
+                           arg=f"{len(customers):,}")
+    page.wait_for_selector("#graph-rf-grid .heatmaplayer")
+    assert page.locator("#unknown-attributes").inner_text().startswith("This data has no age, gender, income")
+    for hidden in ("#filter-gender", "#filter-premium", "#filter-opt-in", "#filter-country", "#graph-map",
+                   "#graph-premium", "#graph-category", "#graph-tickets"):
+        assert not page.locator(hidden).is_visible(), hidden
+    assert page.locator("#filter-segment").is_visible() and page.locator("#graph-customers").is_visible()
+    assert page.locator("#export-scope input").count() == 1
+    assert "no export for marketing" in page.locator("#export-note").inner_text()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(screenshot_dir / "dashboard-orders-only.png"), full_page=True)
+    assert errors == []
+    page.close()

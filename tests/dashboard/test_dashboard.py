@@ -271,12 +271,14 @@ def test_app_exports_contacts_only_with_params_switch(small_mart: Params, tmp_pa
 
 
 FORMULAS = ['=HYPERLINK("http://example.com","x")', "+1+2", "-2+3", "@SUM(A1:A9)", "\tTAB"]
+FORMULA_IDS = ["=1+2", "+CMD", "-2+3", "@SUM(A1)"]
 
 
 def test_export_neutralises_formulas_from_data_and_params(small_csv: Path, tmp_path: Path) -> None:
     raw = pd.read_csv(small_csv, dtype=str, keep_default_na=False)
     raw.loc[: len(FORMULAS) - 1, "name"] = FORMULAS
     raw.loc[: len(FORMULAS) - 1, "email"] = [f"{p}@example.com" for p in FORMULAS]
+    raw.loc[: len(FORMULA_IDS) - 1, "customer_id"] = FORMULA_IDS  # the store's own ids are exported too
     hostile_csv = tmp_path / "customers.csv"
     raw.to_csv(hostile_csv, index=False)
     params_yaml = yaml.safe_load((ROOT / "params" / "default.yaml").read_text(encoding="utf-8"))
@@ -295,6 +297,7 @@ def test_export_neutralises_formulas_from_data_and_params(small_csv: Path, tmp_p
     names = set(exported["name"])
     assert {"'" + p for p in FORMULAS} <= names and not set(FORMULAS) & names
     assert {f"'{p}@example.com" for p in FORMULAS} <= set(exported["email"])
+    assert {"'" + p for p in FORMULA_IDS} <= set(exported["source_customer_id"])
     assert not any(cell[:1] in FORMULA_PREFIXES for column in exported for cell in exported[column]
                    if column not in ("recency_days", "frequency", "monetary"))
 

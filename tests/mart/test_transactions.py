@@ -232,8 +232,11 @@ def test_report_from_orders_alone_builds_with_a_migration_chapter_and_no_invente
         outputs = [o for cell in nbformat.read(path, as_version=4).cells for o in cell.get("outputs", [])]
         assert not [o for o in outputs if o.output_type == "error"], path.name
     pages = " ".join(p.read_text(encoding="utf-8") for p in paths.site_index.parent.rglob("*.html"))
-    assert "What changed since" in pages and "No customer attributes" in pages
+    assert "What changed since" in pages and "This data has no age, gender, income" in pages
     assert "are premium subscribers" not in pages and "opted in to marketing," not in pages
+    for meaningless in ("0.00 vs 0.00", "0% vs 0%", "known status", "Premium share", "Marketing opt-in",
+                        "Demographics of"):
+        assert meaningless not in pages, meaningless
     assert paths.pdf.stat().st_size > 0
 
 

@@ -155,9 +155,10 @@ UPLIFT = dict(confidence=0.95, customers_with_known_status=900, matched_cells=40
                                                     "meaningful": False}),
      "Within the same RFM cell, premium subscribers spend 0.98× what non-subscribers spend (95% interval "
      "0.90–1.06): no meaningful uplift, so premium is best treated as a service modifier, not a value driver."),
-    (_insight("premium_uplift", **{**UPLIFT, "customers_with_known_status": 0},
+    (_insight("premium_uplift", **{**UPLIFT, "customers_with_known_status": 0, "matched_cells": None,
+                                   "premium_customers": None},
               monetary={"ratio": None, "ci_low": None, "ci_high": None, "meaningful": False}),
-     "No customer's subscription status is known (no customer file), so premium uplift is not measured."),
+     "This data has no premium subscription status: the premium uplift is not measured."),
 ])
 def test_insight_sentences_are_chosen_by_the_numbers(item: dict, expected: str) -> None:
     assert insight_words.sentence(item) == expected
