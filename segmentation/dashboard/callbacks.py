@@ -54,7 +54,7 @@ def summary_outputs(data: d.DashboardData, filters: Filters) -> tuple[list, str]
     """KPI cards and the export note for the selection."""
     mask = data.mask(filters)
     opted_in = int(np.count_nonzero(mask & data.flags["opt_in"]))
-    return kpi_cards(kpis(data, mask)), export_note(int(np.count_nonzero(mask)), opted_in)
+    return kpi_cards(kpis(data, mask), data.money), export_note(int(np.count_nonzero(mask)), opted_in)
 
 
 def figure_outputs(data: d.DashboardData, filters: Filters) -> dict[str, Any]:
@@ -64,10 +64,10 @@ def figure_outputs(data: d.DashboardData, filters: Filters) -> dict[str, Any]:
     count, avg_monetary = rf_grid(data, mask)
     return {
         "customers": figures.segment_customers_figure(segments),
-        "revenue": figures.segment_revenue_figure(segments),
-        "rf_grid": figures.rf_grid_figure(count, avg_monetary),
+        "revenue": figures.segment_revenue_figure(segments, data.money),
+        "rf_grid": figures.rf_grid_figure(count, avg_monetary, data.money),
         "premium": figures.premium_split_figure(segments),
-        "map": figures.country_map_figure(by_country(data, mask)),
+        "map": figures.country_map_figure(by_country(data, mask), data.money),
         "category": figures.category_heatmap_figure(category_by_segment(data, mask), data.segments.names),
         "tickets": figures.tickets_loyalty_figure(segments),
     }

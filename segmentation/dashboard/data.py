@@ -24,6 +24,7 @@ from segmentation.dashboard.filters import (
 )
 from segmentation.mart.store import MANIFEST, Mart, read_mart
 from segmentation.migration import LAPSED, MIGRATION_JSON, NEW, read_migration
+from segmentation.words.formatting import Money
 
 REQUIRED_COLUMNS = frozenset(
     {*EXPORT_COLUMNS, *CHOICE_COLUMNS.values(), *FLAG_COLUMNS.values(), "support_tickets", "loyalty_points", "country"}
@@ -118,6 +119,7 @@ class DashboardData:
     export: pa.Table
     manifest: dict
     reference_date: str | None
+    money: Money  # the mart's currency (its manifest records it): cards, axes, hover texts and export headers
     migration: MigrationGrid | None = None
     migration_note: str = ""  # why there is no migration grid (the page adds the command that makes one)
 
@@ -165,6 +167,7 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         "country": _country_dimension(iso3, customers["country"]),
     }
     monetary = customers["monetary"].to_numpy(dtype=np.float64)
+    money = Money.of(mart.manifest["currency"])
     migration, migration_note = load_migration(mart.path, dict(zip(segments.ids, segments.colors)))
     return DashboardData(
         mart_dir=mart.path,
@@ -181,9 +184,10 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         f_score=customers["f_score"].to_numpy(dtype=np.int64),
         bins=_bins(mart.manifest, customers),
         summary=summary,
-        export=export_table(mart.path, customers, export_contacts),
+        export=export_table(mart.path, customers, export_contacts, money),
         manifest=mart.manifest,
         reference_date=mart.manifest.get("reference_date"),
+        money=money,
         migration=migration,
         migration_note=migration_note,
     )

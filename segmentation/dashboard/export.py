@@ -1,5 +1,5 @@
-"""The campaign export: the columns it carries, contacts only when allowed, and CSV cells a spreadsheet would run as
-a formula neutralised."""
+"""The campaign export: the columns it carries (amounts as plain numbers, their column named with the currency),
+contacts only when allowed, and CSV cells a spreadsheet would run as a formula neutralised."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from segmentation.mart.store import CONTACTS
+from segmentation.words.formatting import Money
 
 if TYPE_CHECKING:
     from segmentation.dashboard.data import DashboardData
@@ -22,15 +23,21 @@ EXPORT_COLUMNS = (
     "customer_id", "segment_id", "segment_name", "r_score", "f_score", "m_score", "rfm_code",
     "recency_days", "frequency", "monetary", "marketing_opt_in",
 )
+AMOUNT_COLUMNS = ("monetary",)  # exported as numbers, headed with the currency code: monetary_gbp
 CONTACT_COLUMNS = ("name", "email")
 CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")  # quote only values that hold commas or quotes
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_PREFIXES = "=+-@\t\r"
 
 
-def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool) -> pa.Table:
+def export_columns(money: Money) -> list[str]:
+    """The export's header: EXPORT_COLUMNS with each amount column named with the currency (monetary_gbp)."""
+    return [money.column(c) if c in AMOUNT_COLUMNS else c for c in EXPORT_COLUMNS]
+
+
+def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool, money: Money) -> pa.Table:
     """The columns a campaign export carries, with name and email only when the params allow and the file exists."""
-    export = customers[list(EXPORT_COLUMNS)]
+    export = customers[list(EXPORT_COLUMNS)].set_axis(export_columns(money), axis="columns")
     contacts_file = mart_dir / CONTACTS
     if export_contacts and contacts_file.is_file():
         contacts = pd.read_parquet(contacts_file, columns=["customer_id", *CONTACT_COLUMNS])

@@ -11,6 +11,7 @@ import pandas as pd
 
 from segmentation.config.params import Params, Segment, load_params
 from segmentation.mart.store import Mart, read_mart
+from segmentation.words.formatting import Money
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class ReportContext:
     def has_attributes(self) -> bool:
         """False when the mart was built from orders alone (no customer file): age, country, … are all empty."""
         return bool(self.customers["age"].notna().any())
+
+    @cached_property
+    def money(self) -> Money:
+        """Amounts in the mart's currency (its manifest records the params' `currency`): `ctx.money(1234.5)`."""
+        return Money.of(self.mart.manifest["currency"])
 
     @cached_property
     def colors(self) -> dict[str, str]:
