@@ -6,6 +6,8 @@ One report is built per test session from the small mart (2,000 customers) and s
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,8 +16,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import matplotlib
 import nbformat
 import pytest
+from matplotlib.figure import Figure
 
 from segmentation.config.params import Params, load_params
 from segmentation.config.schema import FIELD_LABELS
@@ -86,12 +90,21 @@ def test_every_figure_function_draws_on_the_small_mart(small_mart: Params, tmp_p
     assert sorted(p.suffix for p in written) == [".png", ".svg"]
 
 
-# matplotlib draws text as glyph paths (svg.fonttype: path) and names each glyph by its code point
-DOLLAR_GLYPH, POUND_GLYPH = "DejaVuSans-24", "DejaVuSans-a3"
+@functools.cache
+def glyph_ref(char: str) -> str:
+    """How a report figure's SVG refers to a character (text is drawn as glyph paths), found by drawing it alone."""
+    with matplotlib.rc_context(figures.STYLE):
+        fig = Figure()
+        fig.text(0, 0, char)
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg")
+    (glyph,) = re.findall(r'<path id="(DejaVuSans-\w+)"', svg.getvalue())
+    return f'xlink:href="#{glyph}"'
 
 
 def test_figures_show_amounts_in_the_params_currency(small_mart: Params, small_mart_gbp: Params) -> None:
-    for params, shown, absent in ((small_mart_gbp, POUND_GLYPH, DOLLAR_GLYPH), (small_mart, DOLLAR_GLYPH, POUND_GLYPH)):
+    pound, dollar = glyph_ref("£"), glyph_ref("$")
+    for params, shown, absent in ((small_mart_gbp, pound, dollar), (small_mart, dollar, pound)):
         ctx = load_context(params.path, params.mart_dir)
         # money on a log axis and its label, KPI labels, bar labels, income ticks and label
         for figure in (figures.rfm_distributions(ctx), figures.spend_by_segment(ctx), figures.kpi_deltas(ctx, "top"),
@@ -110,7 +123,7 @@ def test_tables_and_sentences_show_amounts_in_the_params_currency(small_mart_gbp
                                narrative.segment_actions(ctx, "top"), narrative.recommendation_details(ctx))]
     assert all("£" in text for text in shown[:5] + shown[6:])  # the traits table shows money only for income & AOV
     assert not [text for text in shown if "$" in text]
-    assert ctx.money(ctx.mart.insights["revenue"]) in narrative.headline(ctx).text
+    assert md_text(ctx.money(ctx.mart.insights["revenue"])) in narrative.headline(ctx).text
 
 
 def test_segment_colour_is_the_params_colour_in_figures(small_mart: Params) -> None:
@@ -580,7 +593,7 @@ def test_a_gbp_report_shows_pounds_and_no_dollar_on_any_page_or_in_the_pdf(
     pdf = "\n".join(page.extract_text() for page in PdfReader(paths.pdf).pages)
     assert pdf.count("£") >= 20 and "$" not in pdf
     figures_svg = [p.read_text(encoding="utf-8") for p in paths.figures_dir.glob("*.svg")]
-    assert any(POUND_GLYPH in svg for svg in figures_svg) and not any(DOLLAR_GLYPH in svg for svg in figures_svg)
+    assert any(glyph_ref("£") in svg for svg in figures_svg) and not any(glyph_ref("$") in svg for svg in figures_svg)
 
 
 # --- a real browser --------------------------------------------------------------------------------------------
