@@ -156,6 +156,7 @@ def migrate(before_dir: str | Path, after_dir: str | Path, out_path: str | Path 
             f"reference dates are not increasing: --before {before_dir} is as of {before_date}, --after {after_dir} "
             f"is as of {after_date}; pass the older mart as --before"
         )
+    _check_currencies(before, after)
     _check_schemas(before_dir, after_dir)
     segments = _segments(params, after)
     _check_segments(before, segments, params)
@@ -288,6 +289,16 @@ def _reference_date(mart: Mart) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
+def _check_currencies(before: Mart, after: Mart) -> None:
+    """Both marts must hold amounts in the same currency: revenue before and after are compared as numbers."""
+    left, right = before.manifest["currency"], after.manifest["currency"]
+    if left != right:
+        raise MigrationError(
+            f"{after.path / MANIFEST}: amounts are in {right}, those of --before {before.path} in {left}; build both "
+            "marts with the same `currency` in their params"
+        )
+
+
 def _check_schemas(before_dir: Path, after_dir: Path) -> None:
     """Both customer files must have the same columns with the same types (built by the same mart code)."""
     left, right = pq.read_schema(before_dir / CUSTOMERS), pq.read_schema(after_dir / CUSTOMERS)
@@ -366,7 +377,8 @@ def _side(customers: pd.DataFrame) -> ibis.Table:
 
 
 def _complete(table: pd.DataFrame, segments: list[tuple[str, str]]) -> pd.DataFrame:
-    """Every (from, to) pair in display order with names, money in dollars and the share of the from segment."""
+    """Every (from, to) pair in display order with names, amounts in currency units and the share of the from
+    segment."""
     names = dict(segments) | {NEW: NEW_NAME, LAPSED: LAPSED_NAME}
     origins = [sid for sid, _ in segments] + [NEW]
     targets = [sid for sid, _ in segments] + [LAPSED]
@@ -380,16 +392,16 @@ def _complete(table: pd.DataFrame, segments: list[tuple[str, str]]) -> pd.DataFr
         "to_segment_id": found["to_segment_id"],
         "to_segment_name": found["to_segment_id"].map(names),
         "customers": found["customers"].fillna(0).astype("int64"),
-        "revenue_before": [_dollars(v, cents) for v in found["cents_before"]],
-        "revenue_after": [_dollars(v, cents) for v in found["cents_after"]],
+        "revenue_before": [_units(v, cents) for v in found["cents_before"]],
+        "revenue_after": [_units(v, cents) for v in found["cents_after"]],
     })
     from_totals = frame.groupby("from_segment_id", sort=False)["customers"].transform("sum")
     frame["share_of_from"] = [c / t if t else float("nan") for c, t in zip(frame["customers"], from_totals)]
     return frame[list(COLUMNS)]
 
 
-def _dollars(value: Any, scale: int) -> float:
-    """Whole cents (int, Decimal, None or NaN) as dollars; missing is zero."""
+def _units(value: Any, scale: int) -> float:
+    """Whole cents (int, Decimal, None or NaN) as currency units; missing is zero."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return 0.0
     return int(value) / scale

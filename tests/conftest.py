@@ -150,3 +150,14 @@ def orders_only_mart(tmp_path_factory) -> Params:
     params = load_params(path)
     run(params)
     return params
+
+
+@pytest.fixture(scope="session")
+def small_mart_gbp(tmp_path_factory, small_csv) -> Params:
+    """The small file segmented with params/default.yaml set to `currency: GBP`."""
+    folder = tmp_path_factory.mktemp("mart_gbp")
+    path = params_copy(ROOT / "params" / "default.yaml", folder, input=small_csv, mart_dir=folder / "mart",
+                       currency="GBP")
+    params = load_params(path)
+    run(params)
+    return params

@@ -51,6 +51,7 @@ from segmentation.report.chapters import (
 )
 from segmentation.report.escape import Md, md_text
 from segmentation.synthetic.generate import write_customers
+from segmentation.words.formatting import Money
 from tests.conftest import ROOT, configured_text, free_text, params_copy
 
 R1, R2 = dt.date(2026, 7, 2), dt.date(2026, 10, 30)  # reference dates of the two snapshots (~120 days apart)
@@ -324,7 +325,9 @@ def test_movement_sentences_follow_the_numbers() -> None:
         return {"from_segment_id": f, "from_segment_name": names[f], "to_segment_id": t, "to_segment_name": names[t],
                 "customers": n, "revenue_before": before, "revenue_after": after, "share_of_from": share}
 
-    sentence = report_migration.movement_sentence
+    def sentence(move: dict) -> str:
+        return report_migration.movement_sentence(move, Money.of("USD"))
+
     assert sentence(row("top", "at_risk", 120, 250_000.0, 250_000.0, 0.25)) == (
         "120 customers (25% of Top Customers) moved to At Risk; they had spent $250.0K in their lifetime, "
         "and they have not bought since.")
@@ -336,6 +339,8 @@ def test_movement_sentences_follow_the_numbers() -> None:
         "1 customer new to the file joined Top Customers, with $812 of lifetime spend.")
     assert sentence(row("top", LAPSED, 7, 9_000.0, 0.0, 0.01)) == (
         "7 customers (1.0% of Top Customers) are no longer in the customer file; they had spent $9,000.")
+    in_pounds = report_migration.movement_sentence(row("top", LAPSED, 7, 9_000.0, 0.0, 0.01), Money.of("GBP"))
+    assert in_pounds.endswith("they had spent £9,000.")
 
 
 def test_read_migration_notices_a_rebuilt_mart(snapshots: Snapshots, grown_flows: pd.DataFrame, tmp_path: Path) -> None:
@@ -384,9 +389,17 @@ def _drop_column(mart: Path) -> None:
         pq.write_table(table.drop_columns(["dq_flags"]), staging / CUSTOMERS)
 
 
+def _set_currency(mart: Path, code: str) -> None:
+    """The mart as if its params had said `currency: <code>` (the manifest records it)."""
+    manifest = json.loads((mart / MANIFEST).read_text())
+    with publishing(mart, amend=True) as staging:
+        (staging / MANIFEST).write_text(json.dumps(manifest | {"currency": code}))
+
+
 @pytest.mark.parametrize("case, expected", [
     ("missing before", "no mart here"),
     ("schemas differ", "schemas differ (only in before: dq_flags)"),
+    ("currencies differ", "amounts are in GBP, those of --before"),
     ("dates not increasing", "reference dates are not increasing"),
     ("ids shifted", "--match source"),
     ("segments of other params", "segment 'dormant' is not defined by params"),
@@ -400,6 +413,8 @@ def test_cli_errors_are_one_line_and_exit_2(snapshots: Snapshots, tmp_path: Path
         before = tmp_path / "nothing"
     elif case == "schemas differ":
         _drop_column(after)
+    elif case == "currencies differ":
+        _set_currency(after, "GBP")
     elif case == "dates not increasing":
         before, after = after, before
     elif case == "ids shifted":
@@ -447,7 +462,7 @@ def test_report_heatmap_and_tables(snapshots: Snapshots, changed_flows: pd.DataF
     movements = report_migration.movements(ctx).frame
     assert len(movements) == 5 and movements["Movement"].str.contains(" → ").all()
     top = json.loads((snapshots.changed.mart_dir / MIGRATION_JSON).read_text())["top_movements"]
-    assert list(movements["What it means"]) == [report_migration.movement_sentence(m) for m in top]
+    assert list(movements["What it means"]) == [report_migration.movement_sentence(m, ctx.money) for m in top]
     assert md_text(movements["What it means"][0]) in report_migration.headline(ctx).text
 
     sizes = report_migration.segment_changes(ctx).frame
@@ -497,8 +512,9 @@ def test_dashboard_grid_is_the_flows_as_a_matrix(snapshots: Snapshots, grown_flo
 
 def test_dashboard_heatmap_figure_has_counts_shares_and_segment_colours(snapshots: Snapshots,
                                                                         grown_flows: pd.DataFrame) -> None:
-    grid = d.load_dashboard_data(snapshots.grown.mart_dir).migration
-    fig = go.Figure(migration_heatmap_figure(grid))  # validates every property
+    data = d.load_dashboard_data(snapshots.grown.mart_dir)
+    grid = data.migration
+    fig = go.Figure(migration_heatmap_figure(grid, data.money))  # validates every property
     heatmap = fig.data[0]
     z = np.array([[np.nan if v is None else v for v in row] for row in heatmap.z], dtype=float)
     assert np.allclose(z, np.round(grid.shares, 4), equal_nan=True)

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from babel.numbers import list_currencies
 
 from segmentation.core.errors import ParamsError
 
 POLICIES = ("fail", "drop", "flag")
 DEFAULT_INPUT = "data/raw/synthetic_customers.csv"
 ENGINES = ("duckdb", "spark")
+DEFAULT_CURRENCY = "USD"
 # local, local[4], local[*], local[4,2], spark://host:7077, yarn, k8s://https://host:443,
 # sc://host:15002 (Spark Connect)
 SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|sc)://\S+")
@@ -81,7 +83,7 @@ SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
     "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "plausible", "premium",
-    "privacy", "engine", "segments", "fallback", "chapters",
+    "privacy", "engine", "segments", "fallback", "chapters", "currency",
 }
 HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
@@ -172,6 +174,7 @@ class Params:
     segments: tuple[Segment, ...]
     fallback: Segment
     plausible: PlausibleParams = field(default_factory=PlausibleParams)
+    currency: str = DEFAULT_CURRENCY  # ISO 4217 code of every amount in the input, the mart and what shows them
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -338,6 +341,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         segments=segments,
         fallback=fallback,
         plausible=plausible,
+        currency=_currency(path, raw.get("currency", DEFAULT_CURRENCY)),
         raw=raw,
     )
 
@@ -441,6 +445,15 @@ def _title(path: Path, value: Any) -> str:
         raise ParamsError(f"{path}: key 'title' must be a non-empty text, e.g. title: Customer segmentation, "
                           f"got {value!r}")
     return " ".join(value.split())
+
+
+def _currency(path: Path, value: Any) -> str:
+    """An ISO 4217 currency code Babel knows (any case), upper-cased: 'gbp' → 'GBP'."""
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code not in list_currencies():
+        raise ParamsError(f"{path}: key 'currency' must be an ISO 4217 currency code such as USD, GBP or EUR, "
+                          f"got {value!r}")
+    return code
 
 
 def _texts(path: Path, label: str, key: str, value: Any, least: int, most: int) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ def summary_outputs(data: d.DashboardData, filters: Filters) -> tuple[list, str]
     """KPI cards and the export note for the selection."""
     mask = data.mask(filters)
     opted_in = int(np.count_nonzero(mask & data.flags["opt_in"])) if marketing_export(data) else None
-    return kpi_cards(kpis(data, mask)), export_note(int(np.count_nonzero(mask)), opted_in)
+    return kpi_cards(kpis(data, mask), data.money), export_note(int(np.count_nonzero(mask)), opted_in)
 
 
 def figure_outputs(data: d.DashboardData, filters: Filters) -> dict[str, Any]:
@@ -66,10 +66,10 @@ def figure_outputs(data: d.DashboardData, filters: Filters) -> dict[str, Any]:
     count, avg_monetary = rf_grid(data, mask)
     drawers = {
         "customers": lambda: figures.segment_customers_figure(segments),
-        "revenue": lambda: figures.segment_revenue_figure(segments),
-        "rf_grid": lambda: figures.rf_grid_figure(count, avg_monetary),
+        "revenue": lambda: figures.segment_revenue_figure(segments, data.money),
+        "rf_grid": lambda: figures.rf_grid_figure(count, avg_monetary, data.money),
         "premium": lambda: figures.premium_split_figure(segments),
-        "map": lambda: figures.country_map_figure(by_country(data, mask)),
+        "map": lambda: figures.country_map_figure(by_country(data, mask), data.money),
         "category": lambda: figures.category_heatmap_figure(category_by_segment(data, mask), data.segments.names),
         "tickets": lambda: figures.tickets_loyalty_figure(
             segments, data.attributes.only_known(("support_tickets", "loyalty_points"))),

@@ -26,6 +26,7 @@ from segmentation.dashboard.filters import (
 from segmentation.mart.store import MANIFEST, Mart, read_mart
 from segmentation.migration import LAPSED, MIGRATION_JSON, NEW, read_migration
 from segmentation.words.attributes import Attributes, known_attributes
+from segmentation.words.formatting import Money
 
 REQUIRED_COLUMNS = frozenset(
     {*EXPORT_COLUMNS, *CHOICE_COLUMNS.values(), *FLAG_COLUMNS.values(), "support_tickets", "loyalty_points", "country"}
@@ -120,6 +121,7 @@ class DashboardData:
     export: pa.Table
     manifest: dict
     reference_date: str | None
+    money: Money  # the mart's currency (its manifest records it): cards, axes, hover texts and export headers
     attributes: Attributes = Attributes(frozenset())  # the customer attributes this mart has any value for
     migration: MigrationGrid | None = None
     migration_note: str = ""  # why there is no migration grid (the page adds the command that makes one)
@@ -176,6 +178,7 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
     }
     monetary = customers["monetary"].to_numpy(dtype=np.float64)
     attributes = known_attributes(customers)
+    money = Money.of(mart.manifest["currency"])
     migration, migration_note = load_migration(mart.path, dict(zip(segments.ids, segments.colors)))
     return DashboardData(
         mart_dir=mart.path,
@@ -192,9 +195,10 @@ def prepare(mart: Mart, *, export_contacts: bool = False) -> DashboardData:
         f_score=customers["f_score"].to_numpy(dtype=np.int64),
         bins=_bins(mart.manifest, customers),
         summary=summary,
-        export=export_table(mart.path, customers, export_contacts, attributes),
+        export=export_table(mart.path, customers, export_contacts, money, attributes),
         manifest=mart.manifest,
         reference_date=mart.manifest.get("reference_date"),
+        money=money,
         attributes=attributes,
         migration=migration,
         migration_note=migration_note,

@@ -1,5 +1,6 @@
-"""The campaign export: the columns it carries (the mart's id beside the store's own), contacts only when allowed,
-no column of an attribute the data lacks, and CSV cells a spreadsheet would run as a formula neutralised."""
+"""The campaign export: the columns it carries (the mart's id beside the store's own; amounts as plain numbers,
+their column named with the currency), contacts only when allowed, no column of an attribute the data lacks, and
+CSV cells a spreadsheet would run as a formula neutralised."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pyarrow.csv as pa_csv
 
 from segmentation.mart.store import CONTACTS
 from segmentation.words.attributes import Attributes
+from segmentation.words.formatting import Money
 
 if TYPE_CHECKING:
     from segmentation.dashboard.data import DashboardData
@@ -24,20 +26,29 @@ EXPORT_COLUMNS = (
     "customer_id", "source_customer_id", "segment_id", "segment_name", "r_score", "f_score", "m_score", "rfm_code",
     "recency_days", "frequency", "monetary", "marketing_opt_in",
 )
+AMOUNT_COLUMNS = ("monetary",)  # exported as numbers, headed with the currency code: monetary_gbp
 CONTACT_COLUMNS = ("name", "email")
 CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")  # quote only values that hold commas or quotes
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_PREFIXES = "=+-@\t\r"
 
 
-def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool,
+def exported_fields(attributes: Attributes | None = None) -> list[str]:
+    """The mart columns an export carries: EXPORT_COLUMNS, without an empty opt-in column when the data has no
+    marketing consent (`attributes`)."""
+    return [c for c in EXPORT_COLUMNS
+            if c != "marketing_opt_in" or attributes is None or attributes.knows("marketing_opt_in")]
+
+
+def export_columns(money: Money, attributes: Attributes | None = None) -> list[str]:
+    """The export's header: each amount column named with the currency (monetary_gbp)."""
+    return [money.column(c) if c in AMOUNT_COLUMNS else c for c in exported_fields(attributes)]
+
+
+def export_table(mart_dir: Path, customers: pd.DataFrame, export_contacts: bool, money: Money,
                  attributes: Attributes | None = None) -> pa.Table:
-    """The columns a campaign export carries, with name and email only when the params allow and the file exists;
-    without marketing consent in the data (`attributes`), no empty opt-in column."""
-    columns = list(EXPORT_COLUMNS)
-    if attributes is not None and not attributes.knows("marketing_opt_in"):
-        columns.remove("marketing_opt_in")
-    export = customers[columns]
+    """The columns a campaign export carries, with name and email only when the params allow and the file exists."""
+    export = customers[exported_fields(attributes)].set_axis(export_columns(money, attributes), axis="columns")
     contacts_file = mart_dir / CONTACTS
     if export_contacts and contacts_file.is_file():
         contacts = pd.read_parquet(contacts_file, columns=["customer_id", *CONTACT_COLUMNS])

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 if TYPE_CHECKING:
     from segmentation.dashboard.data import MigrationGrid
+    from segmentation.words.formatting import Money
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
@@ -68,28 +69,30 @@ def segment_customers_figure(table: pd.DataFrame) -> go.Figure:
     return fig if table["customers"].sum() else _no_data(fig)
 
 
-def segment_revenue_figure(table: pd.DataFrame) -> go.Figure:
-    """Bars: revenue of the selected customers per segment."""
-    fig = _figure("Revenue by segment", showlegend=False, yaxis={"tickprefix": "$", "tickformat": "~s"})
+def segment_revenue_figure(table: pd.DataFrame, money: Money) -> go.Figure:
+    """Bars: revenue of the selected customers per segment, in `money`."""
+    fig = _figure("Revenue by segment", showlegend=False,
+                  yaxis={"tickprefix": money.prefix, "ticksuffix": money.suffix, "tickformat": "~s"})
     fig.add_bar(
         x=as_text(table["segment_name"]), y=table["revenue"], marker_color=table["color"],
-        text=table["revenue"], texttemplate="$%{text:.3~s}", textposition="outside", cliponaxis=False,
-        hovertemplate="%{x}<br>$%{y:,.0f}<extra></extra>",
+        text=table["revenue"], texttemplate=money.around("%{text:.3~s}"), textposition="outside", cliponaxis=False,
+        hovertemplate=f"%{{x}}<br>{money.around('%{y:,.0f}')}<extra></extra>",
     )
     return fig if table["customers"].sum() else _no_data(fig)
 
 
-def rf_grid_figure(count: np.ndarray, avg_monetary: np.ndarray) -> go.Figure:
-    """Two R×F heatmaps side by side: customers per cell, and their mean monetary value."""
+def rf_grid_figure(count: np.ndarray, avg_monetary: np.ndarray, money: Money) -> go.Figure:
+    """Two R×F heatmaps side by side: customers per cell, and their mean monetary value in `money`."""
     scores = list(range(1, count.shape[0] + 1))
-    fig = _two_panels("R × F score grid", "Customers", "Avg monetary ($)", spacing=0.12)
+    fig = _two_panels("R × F score grid", "Customers", money.label("Avg monetary"), spacing=0.12)
     fig.add_heatmap(
         z=count, x=scores, y=scores, colorscale=SEQUENTIAL, showscale=False, xgap=2, ygap=2,
         texttemplate="%{z:.3~s}", hovertemplate="R %{y} · F %{x}<br>%{z:,d} customers<extra></extra>",
     )
     fig.add_heatmap(
         z=np.round(avg_monetary, 0), x=scores, y=scores, colorscale=SEQUENTIAL, showscale=False, xgap=2, ygap=2,
-        texttemplate="%{z:,.0f}", hovertemplate="R %{y} · F %{x}<br>$%{z:,.0f} per customer<extra></extra>",
+        texttemplate="%{z:,.0f}",
+        hovertemplate=f"R %{{y}} · F %{{x}}<br>{money.around('%{z:,.0f}')} per customer<extra></extra>",
         xaxis="x2", yaxis="y2",
     )
     fig.update_xaxes(title_text="F score (frequency)", tickvals=scores, showgrid=False)
@@ -149,8 +152,8 @@ def _two_panel_layout(title: str, left: str, right: str, spacing: float) -> dict
     return fig.layout.to_plotly_json()
 
 
-def country_map_figure(countries: pd.DataFrame) -> go.Figure:
-    """World map shaded by selected customers per country (one value per ISO-3 code)."""
+def country_map_figure(countries: pd.DataFrame, money: Money) -> go.Figure:
+    """World map shaded by selected customers per country (one value per ISO-3 code); revenue in `money` on hover."""
     fig = _figure(
         "Customers by country", margin={"l": 0, "r": 0, "t": 36, "b": 0},
         geo={"projection": {"type": "natural earth"}, "showframe": False, "showcoastlines": False,
@@ -161,7 +164,8 @@ def country_map_figure(countries: pd.DataFrame) -> go.Figure:
         locations=countries["iso3"], z=countries["customers"], locationmode="ISO-3", text=as_text(countries["country"]),
         customdata=countries["revenue"].round(0), colorscale=SEQUENTIAL, marker_line_color="white",
         marker_line_width=0.5, colorbar={"title": {"text": "Customers"}, "thickness": 12, "len": 0.8},
-        hovertemplate="%{text}<br>%{z:,d} customers<br>$%{customdata:,.0f} revenue<extra></extra>",
+        hovertemplate=f"%{{text}}<br>%{{z:,d}} customers<br>{money.around('%{customdata:,.0f}')} revenue"
+                      "<extra></extra>",
     )
     return fig if len(countries) else _no_data(fig)
 
@@ -208,9 +212,10 @@ def premium_split_figure(table: pd.DataFrame) -> go.Figure:
     return fig if table["customers"].sum() else _no_data(fig)
 
 
-def migration_heatmap_figure(grid: MigrationGrid) -> go.Figure:
+def migration_heatmap_figure(grid: MigrationGrid, money: Money) -> go.Figure:
     """Heatmap of segment migration: rows are segments before (then new customers), columns segments after (then
-    lapsed), coloured by the share of the row, each cell labelled with its customers; labels in segment colours."""
+    lapsed), coloured by the share of the row, each cell labelled with its customers; labels in segment colours,
+    revenue in `money` on hover."""
     rows, cols = len(grid.from_ids), len(grid.to_ids)
     fig = _figure("", margin={"t": 8, "l": 8, "r": 8, "b": 8})
     counts = np.nan_to_num(grid.customers, nan=0).astype(int)
@@ -224,7 +229,8 @@ def migration_heatmap_figure(grid: MigrationGrid) -> go.Figure:
         colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=2, ygap=2, texttemplate="%{text}<br>%{z:.0%}",
         colorbar={"title": {"text": "Share of row"}, "tickformat": ".0%", "thickness": 12},
         hovertemplate="%{customdata[0]}<br>%{text} customers (%{z:.1%} of the row)"
-                      "<br>revenue $%{customdata[1]:,.0f} before, $%{customdata[2]:,.0f} after<extra></extra>",
+                      f"<br>revenue {money.around('%{customdata[1]:,.0f}')} before, "
+                      f"{money.around('%{customdata[2]:,.0f}')} after<extra></extra>",
     )
     fig.update_xaxes(tickvals=list(range(cols)), ticktext=_colored(grid.to_names, grid.to_ids, grid.colors),
                      side="top", showgrid=False)

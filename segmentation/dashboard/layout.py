@@ -16,6 +16,7 @@ from segmentation.dashboard.figures import GRAPH_CONFIG, migration_heatmap_figur
 from segmentation.dashboard.filters import ALL, NO, YES
 from segmentation.migration import command_hint
 from segmentation.words.attributes import left_out
+from segmentation.words.formatting import Money
 from segmentation.words.traits import trait_texts
 
 FILTER_IDS = {
@@ -46,21 +47,14 @@ FLAG_OPTIONS = [{"label": "All", "value": ALL}, {"label": "Yes", "value": YES}, 
 EXPORT_ALL, EXPORT_MARKETING = "all", "marketing"
 
 
-def money(value: float) -> str:
-    """A dollar amount in short form: $950, $12.3k, $4.56M, $1.2B."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"${value / size:,.3g}{suffix}"
-    return f"${value:,.0f}"
-
-
 def percent(share: float, digits: int = 1) -> str:
     """A 0–1 share as a percentage."""
     return f"{share:.{digits}%}"
 
 
-def kpi_cards(k: Kpis) -> list[html.Div]:
-    """Four cards: customers, revenue, revenue per customer and share of revenue, each against the whole base."""
+def kpi_cards(k: Kpis, money: Money) -> list[html.Div]:
+    """Four cards: customers, revenue, revenue per customer (in `money`) and share of revenue, each against the whole
+    base."""
     uplift = k.avg_revenue / k.base_avg_revenue - 1 if k.base_avg_revenue and k.customers else 0.0
     return [
         _card("customers", "Customers", f"{k.customers:,}",
@@ -115,10 +109,11 @@ def page_layout(data: DashboardData, *, title: str, source: str, topojson_url: s
                     html.Main(
                         [
                             *_unknown_attributes(data),
-                            html.Section(kpi_cards(_whole_base(data)), id="kpi-cards", className="kpi-grid"),
+                            html.Section(kpi_cards(_whole_base(data), data.money), id="kpi-cards",
+                                         className="kpi-grid"),
                             html.Section(_graphs(data, topojson_url), className="chart-grid"),
                             _migration_section(data),
-                            _segment_section(data.summary),
+                            _segment_section(data.summary, data.money),
                         ],
                         className="content",
                     ),
@@ -256,7 +251,7 @@ def _migration_section(data: DashboardData) -> html.Section:
         return html.Section([html.H2("Segment migration"), note], id="migration-section", className="segment-section")
     grid = data.migration
     height = 150 + MIGRATION_ROW_HEIGHT * len(grid.from_ids)
-    graph = dcc.Graph(id="graph-migration", figure=migration_heatmap_figure(grid), config=GRAPH_CONFIG,
+    graph = dcc.Graph(id="graph-migration", figure=migration_heatmap_figure(grid, data.money), config=GRAPH_CONFIG,
                       style={"height": f"{height}px"})
     note = (f"Rows: segment on {grid.before_date}; columns: segment on {grid.after_date}. Each cell: customers "
             "and their share of the row. The whole base: the filters do not apply.")
@@ -264,10 +259,10 @@ def _migration_section(data: DashboardData) -> html.Section:
                         id="migration-section", className="segment-section")
 
 
-def _segment_section(summary: pd.DataFrame) -> html.Section:
-    """The segment table of the whole base, from segment_summary.parquet."""
+def _segment_section(summary: pd.DataFrame, money: Money) -> html.Section:
+    """The segment table of the whole base, from segment_summary.parquet (amounts in its traits in `money`)."""
     head = ["Segment", "Customers", "Customer share", "Revenue share", "Key traits", "Recommended actions", "Risks"]
-    rows = [_segment_row(row) for row in summary.to_dict("records")]
+    rows = [_segment_row(row, money) for row in summary.to_dict("records")]
     return html.Section(
         [
             html.H2("Segments (whole base)"),
@@ -282,7 +277,7 @@ def _segment_section(summary: pd.DataFrame) -> html.Section:
     )
 
 
-def _segment_row(row: dict) -> html.Tr:
+def _segment_row(row: dict, money: Money) -> html.Tr:
     """One segment: colour chip, name and description, size, shares and its lists."""
     return html.Tr(
         [
@@ -298,7 +293,7 @@ def _segment_row(row: dict) -> html.Tr:
             html.Td(f"{int(row['customers']):,}", className="num"),
             html.Td(percent(row["customer_share"]), className="num"),
             html.Td(percent(row["revenue_share"]), className="num"),
-            html.Td(_bullets(trait_texts(row))),
+            html.Td(_bullets(trait_texts(row, money))),
             html.Td(_bullets(row["actions"])),
             html.Td(_bullets(row["risks"])),
         ]

@@ -253,6 +253,7 @@ def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.
                   "sha256": fingerprint["input_sha256"], "rows": review.rows_in},
         **({"transactions": {**review.orders, "sha256": fingerprint["transactions_sha256"]}} if review.orders else {}),
         "reference_date": review.reference_date.isoformat(),
+        "currency": params.currency,  # the mart holds plain numbers; readers show them in this currency
         "first_future_day": _first_future_day(review),
         "rows": {"raw": review.rows_in, "validated": review.rows_out, "mart": mart_rows},
         "score_cutoffs": cuts,

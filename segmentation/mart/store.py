@@ -26,8 +26,9 @@ from segmentation.core import atomic
 from segmentation.core.errors import MartFolderError, MartMissingError, SegmentationError
 
 # 2: the manifest lists every file with its size and sha256; 3: numbers only, no sentences (key traits as numbers in
-# the summary, insights without title and sentence, data-quality checks without their action text)
-SCHEMA_VERSION = 3
+# the summary, insights without title and sentence, data-quality checks without their action text); 4: the manifest
+# records the currency of every amount (`currency`, an ISO 4217 code), which the report and the dashboard show
+SCHEMA_VERSION = 4
 CUSTOMERS = "customer_segments.parquet"
 SUMMARY = "segment_summary.parquet"
 INSIGHTS = "insights.json"

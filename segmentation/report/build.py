@@ -217,7 +217,7 @@ def _build_pdf(layout: ReportLayout, src: Path, overrides: dict[str, str], param
         params_file=params.path.name,
         reference_date=str(manifest.get("reference_date") or insights.get("reference_date")),
         customers=fmt.count(insights["customers"]),
-        revenue=fmt.money(insights["revenue"]),
+        revenue=fmt.Money.of(manifest["currency"])(insights["revenue"]),
     )
     build_pdf(single / "index.html", target, meta, REPORT_DIR / "print.css", segment_docs)
 
@@ -245,5 +245,6 @@ def _lead(params: Params, insights: dict, manifest: dict) -> Md:
         "Customer segmentation of **{customers} customers** ({revenue} lifetime revenue) as of **{date}**, with the "
         "segment rules in {file}. Start with the executive summary; each segment has its own profile; the findings "
         "close with recommendations and the run's parameters."
-    ).format(customers=fmt.count(insights["customers"]), revenue=fmt.money(insights["revenue"]),
+    ).format(customers=fmt.count(insights["customers"]),
+             revenue=fmt.Money.of(manifest["currency"])(insights["revenue"]),
              date=manifest.get("reference_date"), file=md_code(params.path.name))

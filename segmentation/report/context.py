@@ -12,6 +12,7 @@ import pandas as pd
 from segmentation.config.params import Params, Segment, load_params
 from segmentation.mart.store import Mart, read_mart
 from segmentation.words.attributes import Attributes, known_attributes
+from segmentation.words.formatting import Money
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class ReportContext:
     def attributes(self) -> Attributes:
         """The customer attributes this mart knows (orders without a customer file know few or none)."""
         return known_attributes(self.customers)
+
+    @cached_property
+    def money(self) -> Money:
+        """Amounts in the mart's currency (its manifest records the params' `currency`): `ctx.money(1234.5)`."""
+        return Money.of(self.mart.manifest["currency"])
 
     @cached_property
     def colors(self) -> dict[str, str]:

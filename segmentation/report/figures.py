@@ -55,7 +55,7 @@ STYLE = {
     "svg.hashsalt": "segmentation-report",  # fixed ids inside the SVG: reruns give identical files
     "svg.fonttype": "path",
     "path.simplify": True,
-    "text.parse_math": False,  # labels hold dollar amounts ("$1,803 vs $835"), not TeX
+    "text.parse_math": False,  # labels hold amounts such as "$1,803 vs $835", not TeX
 }
 
 # Written into no file: a PNG's "Software" and an SVG's "Date" would differ between runs or machines.
@@ -170,14 +170,14 @@ def rfm_distributions(ctx: ReportContext) -> ReportFigure:
     axes[1].set(title="Frequency", xlabel=f"Orders (capped at {top_f}, the 99th percentile)", ylabel="")
     spend = df["monetary"].clip(lower=1)
     sns.histplot(x=spend.to_numpy(), bins=40, log_scale=True, color="#4C72B0", ax=axes[2])
-    axes[2].set(title="Monetary", xlabel="Total spend ($, log scale)", ylabel="")
-    _money_ticks(axes[2].xaxis)
+    axes[2].set(title="Monetary", xlabel=ctx.money.label("Total spend", "log scale"), ylabel="")
+    _money_ticks(axes[2].xaxis, ctx.money)
     return render(fig, "customer-base-rfm", "Histograms of recency, frequency and monetary value")
 
 
 NUMERIC_ATTRIBUTES = {
     "age": "Age (years)",
-    "income": "Income ($)",
+    "income": "Income",  # in the mart's currency: labelled with its symbol
     "credit_score": "Credit score",
     "loyalty_points": "Loyalty points",
     "churn_risk": "Churn risk (0–1)",
@@ -204,12 +204,12 @@ def attribute_distributions(ctx: ReportContext) -> ReportFigure:
         values = df[col].dropna().to_numpy(dtype=float)
         if col == "income":  # a long tail would squeeze everyone into one bar: cap at the 99th percentile
             values = np.minimum(values, np.percentile(values, 99))
-            label = f"{label}, top 1% capped"
+            label = ctx.money.label(label, "top 1% capped")
         discrete = col == "support_tickets"
         sns.histplot(x=values, bins="auto" if discrete else 30, discrete=discrete, color="#55A868", ax=ax)
         ax.set(title=label, xlabel="", ylabel="Customers" if i % 3 == 0 else "")
         if col == "income":
-            _money_ticks(ax.xaxis)
+            _money_ticks(ax.xaxis, ctx.money)
     names = [NUMERIC_ATTRIBUTES[col].split(" (")[0].lower() for col in shown]
     return render(fig, "customer-base-attributes", f"Histograms of {_listed(names)}")
 
@@ -347,7 +347,8 @@ def kpi_deltas(ctx: ReportContext, segment_id: str) -> ReportFigure:
     ax.axvline(0, color=INK, linewidth=0.8)
     span = max(0.1, float(np.nanmax(np.abs(values))))
     for i, (kpi, value) in enumerate(zip(kpis, values)):
-        label = f"{fmt.delta(value)}  ({fmt.kpi_value(kpi, float(row[kpi]))} vs {fmt.kpi_value(kpi, ctx.overall[kpi])})"
+        label = (f"{fmt.delta(value)}  ({fmt.kpi_value(kpi, float(row[kpi]), ctx.money)} vs "
+                 f"{fmt.kpi_value(kpi, ctx.overall[kpi], ctx.money)})")
         inside = value < 0
         ax.text(value + (-0.02 if inside else 0.02) * span, i, label, va="center",
                 ha="right" if inside else "left", fontsize=7.5, color=INK)
@@ -420,12 +421,14 @@ def _segment_legend(fig: Figure, ctx: ReportContext, segment_id: str) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncols=2)
 
 
-PREMIUM_KPIS = {
-    "monetary": ("Avg spend", fmt.money),
-    "frequency": ("Avg orders", lambda v: f"{v:.1f}"),
-    "recency_days": ("Avg days since last order", lambda v: f"{v:,.0f}"),
-    "marketing_opt_in": ("Marketing opt-in", fmt.share),
-}
+def premium_kpis(money: fmt.Money) -> dict[str, tuple[str, Callable[[float], str]]]:
+    """The measures the premium split compares: column → (title, how a value reads)."""
+    return {
+        "monetary": ("Avg spend", money),
+        "frequency": ("Avg orders", lambda v: f"{v:.1f}"),
+        "recency_days": ("Avg days since last order", lambda v: f"{v:,.0f}"),
+        "marketing_opt_in": ("Marketing opt-in", fmt.share),
+    }
 
 
 @needs_attributes("subscription", note=False)  # the premium table above it says what is missing
@@ -437,12 +440,13 @@ def premium_split(ctx: ReportContext, segment_id: str) -> ReportFigure:
     if members.empty:
         return _no_customers(name, "Premium vs non-premium")
     color = ctx.colors[segment_id]
-    shown = ctx.attributes.only_known(PREMIUM_KPIS)
-    fig, axes = new_figure(9 * len(shown) / len(PREMIUM_KPIS), 2.4, ncols=len(shown))
+    kpis = premium_kpis(ctx.money)
+    shown = ctx.attributes.only_known(kpis)
+    fig, axes = new_figure(9 * len(shown) / len(kpis), 2.4, ncols=len(shown))
     groups = {"Premium": members[members["subscription"].eq(True)],
               "Not premium": members[members["subscription"].eq(False)]}
     for ax, col in zip(axes, shown):
-        label, show = PREMIUM_KPIS[col]
+        label, show = kpis[col]
         values = [float(g[col].astype(float).mean()) if len(g) else 0.0 for g in groups.values()]
         bars = ax.bar(list(groups), values, color=[color, _lighter(color)], width=0.6)
         for bar, value, group in zip(bars, values, groups.values()):
@@ -454,7 +458,7 @@ def premium_split(ctx: ReportContext, segment_id: str) -> ReportFigure:
     return render(fig, name, f"Bar charts: premium vs non-premium customers in {ctx.names[segment_id]}")
 
 
-DEMOGRAPHICS = {"age": "Age (years)", "income": "Income ($, top 1% capped)", "gender": "Gender"}
+DEMOGRAPHICS = {"age": "Age (years)", "income": "Income", "gender": "Gender"}  # income: labelled with the currency
 
 
 @needs_attributes(*DEMOGRAPHICS)
@@ -473,7 +477,8 @@ def demographics(ctx: ReportContext, segment_id: str) -> ReportFigure:
     for col in ("age", "income"):
         if col not in panels:
             continue
-        ax, label = panels[col], DEMOGRAPHICS[col]
+        ax = panels[col]
+        label = ctx.money.label("Income", "top 1% capped") if col == "income" else DEMOGRAPHICS[col]
         values, own = everyone[col].dropna().astype(float), members[col].dropna().astype(float)
         cap = float(np.percentile(values, 99))  # a long income tail would squeeze everyone into one bar
         edges = np.histogram_bin_edges(values.clip(upper=cap).to_numpy(), bins=20)
@@ -482,7 +487,7 @@ def demographics(ctx: ReportContext, segment_id: str) -> ReportFigure:
             ax.hist(own.clip(upper=cap), bins=edges, density=True, histtype="step", linewidth=2, color=color)
         ax.set(title=label, yticks=[])
         if col == "income":
-            _money_ticks(ax.xaxis)
+            _money_ticks(ax.xaxis, ctx.money)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         ax.title.set_horizontalalignment("left")
         ax.title.set_position((0, 1))
@@ -557,8 +562,8 @@ def spend_by_segment(ctx: ReportContext) -> ReportFigure:
     ax.set_yticks(range(1, len(summary) + 1), summary["segment_name"])
     ax.invert_yaxis()
     ax.set_xscale("log")
-    _money_ticks(ax.xaxis)
-    ax.set_xlabel("Total spend per customer ($, log scale)")
+    _money_ticks(ax.xaxis, ctx.money)
+    ax.set_xlabel(ctx.money.label("Total spend per customer", "log scale"))
     ax.set_title("Spend per customer by segment", loc="left")
     return render(fig, "comparison-spend", "Box plots of spend per customer, one per segment")
 
@@ -591,7 +596,7 @@ def recommendation_audiences(ctx: ReportContext) -> ReportFigure:
     y = np.arange(len(recs))
     colors = [ctx.colors[rec.segment_ids[0]] for rec in recs]
     for ax, values, label, show in ((axes[0], [r.customers for r in recs], "Customers targeted", fmt.count),
-                                    (axes[1], [r.revenue for r in recs], "Their revenue to date", fmt.money)):
+                                    (axes[1], [r.revenue for r in recs], "Their revenue to date", ctx.money)):
         ax.barh(y, values, color=colors, height=0.6)
         for i, value in enumerate(values):
             ax.text(value, i, f" {show(value)}", va="center", fontsize=7.5)
@@ -603,19 +608,10 @@ def recommendation_audiences(ctx: ReportContext) -> ReportFigure:
     return render(fig, "recommendation-audiences", "Bar charts: customers and revenue targeted by each recommendation")
 
 
-def _money_ticks(axis: matplotlib.axis.Axis) -> None:
-    """Dollar tick labels ($500, $12K, $1.2M) on linear or log axes, without TeX (math text is off)."""
-    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: _tick_money(v)))
+def _money_ticks(axis: matplotlib.axis.Axis, money: fmt.Money) -> None:
+    """Amounts as tick labels (£500, £12K, £1.2M) on linear or log axes, without TeX (math text is off)."""
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: money.tick(v)))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def _tick_money(value: float) -> str:
-    """A short dollar amount for an axis tick."""
-    if abs(value) >= 1e6:
-        return f"${value / 1e6:g}M"
-    if abs(value) >= 1e3:
-        return f"${value / 1e3:g}K"
-    return f"${value:g}"
 
 
 def _listed(names: list[str]) -> str:

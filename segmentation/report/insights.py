@@ -25,9 +25,10 @@ def title(item: dict[str, Any]) -> str:
     return TITLES[item["id"]]
 
 
-def sentence(item: dict[str, Any]) -> str:
-    """The insight in one or two sentences, worded by its numbers (plain text: escaped where it is shown)."""
-    return _SENTENCES[item["id"]](item["numbers"])
+def sentence(item: dict[str, Any], money: fmt.Money) -> str:
+    """The insight in one or two sentences, worded by its numbers, amounts in `money` (plain text: escaped where it
+    is shown)."""
+    return _SENTENCES[item["id"]](item["numbers"], money)
 
 
 def measured(item: dict[str, Any]) -> bool:
@@ -74,14 +75,14 @@ def recency_split(n: dict[str, Any]) -> str:
             f"bought only a few times (F ≤ {n['low_frequency_f_score_max']}): {lead}.")
 
 
-def at_risk_value(n: dict[str, Any]) -> str:
+def at_risk_value(n: dict[str, Any], money: fmt.Money) -> str:
     """What lapsed high-value customers hold, and how long ago they bought against everyone else."""
     if not n["customers"]:
         return f"No customers are both lapsed (R ≤ {n['r_score_max']}) and of high frequency and value."
     weight = "a large" if n["revenue_share"] >= 0.1 else "a modest"
     return (f"{fmt.count(n['customers'])} lapsed high-value customers (R ≤ {n['r_score_max']}, "
             f"F ≥ {n['f_score_min']}, M ≥ {n['m_score_min']}) hold {weight} {fmt.share(n['revenue_share'], 0)} of "
-            f"revenue ({fmt.money(n['revenue'])}); their last purchase was a median of "
+            f"revenue ({money(n['revenue'])}); their last purchase was a median of "
             f"{fmt.count(n['median_recency_days'])} days ago, against {fmt.count(n['others_median_recency_days'])} "
             "days for everyone else.")
 
@@ -104,9 +105,9 @@ def premium_uplift(n: dict[str, Any]) -> str:
             f"{freq['ratio']:.2f}× as often, across {fmt.count(n['matched_cells'])} matched cells.")
 
 
-_SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "revenue_concentration": revenue_concentration,
-    "recency_split": recency_split,
+_SENTENCES: dict[str, Callable[[dict[str, Any], fmt.Money], str]] = {
+    "revenue_concentration": lambda n, _money: revenue_concentration(n),
+    "recency_split": lambda n, _money: recency_split(n),
     "at_risk_value": at_risk_value,
-    "premium_uplift": premium_uplift,
+    "premium_uplift": lambda n, _money: premium_uplift(n),
 }

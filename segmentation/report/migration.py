@@ -82,31 +82,33 @@ def headline(ctx: ReportContext) -> Markdown:
              stayed=fmt.count(t["stayed"]), stay=fmt.share(stay), moved=fmt.count(t["moved"]),
              new=fmt.count(t["new"]), lapsed=fmt.count(t["lapsed"]))]
     if mig.info.get("top_movements"):
-        lines.append(Md("The largest movement by revenue: {}").format(movement_sentence(mig.info["top_movements"][0])))
+        lines.append(Md("The largest movement by revenue: {}").format(
+            movement_sentence(mig.info["top_movements"][0], ctx.money)))
     if not mig.current:
         lines.append(Md("*This comparison was computed for an earlier build of the mart; rerun {}.*")
                      .format(md_code(command_hint(ctx.mart.path))))
     return Markdown(Md("\n\n").join(lines))
 
 
-def movement_sentence(move: dict[str, Any]) -> str:
-    """One flow of `top_movements` in a sentence chosen by its numbers: new customers, lapsed ones, or a move (and
-    whether they bought since). Plain text (it names segments from the params): escaped where it is shown."""
+def movement_sentence(move: dict[str, Any], money: fmt.Money) -> str:
+    """One flow of `top_movements` in a sentence chosen by its numbers, amounts in `money`: new customers, lapsed
+    ones, or a move (and whether they bought since). Plain text (it names segments from the params): escaped where
+    it is shown."""
     n, before, after = int(move["customers"]), float(move["revenue_before"]), float(move["revenue_after"])
     people = f"{fmt.count(n)} customer{'s' if n != 1 else ''}"
     if move["from_segment_id"] == NEW:
-        return f"{people} new to the file joined {move['to_segment_name']}, with {fmt.money(after)} of lifetime spend."
+        return f"{people} new to the file joined {move['to_segment_name']}, with {money(after)} of lifetime spend."
     share = _share_of(move["share_of_from"], move["from_segment_name"])
     if move["to_segment_id"] == LAPSED:
-        return f"{people} ({share}) are no longer in the customer file; they had spent {fmt.money(before)}."
+        return f"{people} ({share}) are no longer in the customer file; they had spent {money(before)}."
     gained = after - before
     if gained == 0:
         since = "they have not bought since"
     elif gained < 0:
-        since = f"their lifetime spend has fallen by {fmt.money(-gained)} since (refunds or corrections)"
+        since = f"their lifetime spend has fallen by {money(-gained)} since (refunds or corrections)"
     else:
-        since = f"together they have spent {fmt.money(gained)} since"
-    return (f"{people} ({share}) moved to {move['to_segment_name']}; they had spent {fmt.money(before)} in their "
+        since = f"together they have spent {money(gained)} since"
+    return (f"{people} ({share}) moved to {move['to_segment_name']}; they had spent {money(before)} in their "
             f"lifetime, and {since}.")
 
 
@@ -175,7 +177,7 @@ def movements(ctx: ReportContext) -> Table:
         "Share of from segment": m["share_of_from"],
         "Revenue before": float(m["revenue_before"]),
         "Revenue after": float(m["revenue_after"]),
-        "What it means": movement_sentence(m),
+        "What it means": movement_sentence(m, ctx.money),
     } for m in mig.info.get("top_movements", [])]
     frame = pd.DataFrame(rows, columns=["Movement", "Customers", "Share of from segment", "Revenue before",
                                         "Revenue after", "What it means"])
@@ -184,7 +186,7 @@ def movements(ctx: ReportContext) -> Table:
         caption="Movements between segments, new customers and lapsed ones, largest revenue first (revenue before "
                 "the move; for new customers, revenue after). Revenue is lifetime spend in each snapshot.",
         formats={"Customers": fmt.count, "Share of from segment": lambda v: "–" if v is None else fmt.share(v),
-                 "Revenue before": fmt.money, "Revenue after": fmt.money},
+                 "Revenue before": ctx.money, "Revenue after": ctx.money},
         row_colors=[colors.get(m["to_segment_id"]) for m in mig.info.get("top_movements", [])],
         numeric=("Share of from segment",),
     )

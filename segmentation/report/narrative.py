@@ -28,7 +28,7 @@ def headline(ctx: ReportContext) -> Markdown:
     text = Md(
         "**{customers} customers** with **{revenue}** of lifetime revenue, scored on recency, frequency and "
         "monetary value as of **{date}** and split into **{live} segments** by the rules in {file}."
-    ).format(customers=fmt.count(ins["customers"]), revenue=fmt.money(ins["revenue"]), date=ctx.reference_date,
+    ).format(customers=fmt.count(ins["customers"]), revenue=ctx.money(ins["revenue"]), date=ctx.reference_date,
              live=live, file=md_code(ctx.params.path.name))
     return Markdown(text + unknown_attributes_note(ctx))
 
@@ -43,19 +43,20 @@ def key_insights(ctx: ReportContext) -> Markdown:
     """The four key insights: title, sentence and the numbers behind each (segmentation.report.insights)."""
     items = []
     for i, item in enumerate(ctx.mart.insights["insights"], start=1):
-        numbers = insight_numbers({k: v for k, v in item["numbers"].items() if k not in insight_words.SCORE_BOUNDS})
+        numbers = insight_numbers({k: v for k, v in item["numbers"].items() if k not in insight_words.SCORE_BOUNDS},
+                                  ctx.money)
         definition = insight_words.definition(item)
         if definition:
             numbers += f"{'; ' if numbers else ''}definition: {definition}"
-        line = Md("{}. **{}.** {}").format(i, insight_words.title(item), insight_words.sentence(item))
+        line = Md("{}. **{}.** {}").format(i, insight_words.title(item), insight_words.sentence(item, ctx.money))
         if numbers and insight_words.measured(item):
             line += Md("  \n   *Numbers:* {}").format(numbers)
         items.append(line)
     return Markdown(Md("\n").join(items))
 
 
-def insight_numbers(numbers: dict[str, Any]) -> str:
-    """An insight's numbers as short text: shares as percentages, money as dollars, intervals as ranges."""
+def insight_numbers(numbers: dict[str, Any], money: fmt.Money) -> str:
+    """An insight's numbers as short text: shares as percentages, amounts in `money`, intervals as ranges."""
     parts = []
     confidence = numbers.get("confidence", 0.95)
     for key, value in numbers.items():
@@ -70,22 +71,23 @@ def insight_numbers(numbers: dict[str, Any]) -> str:
             interval = f"{value['ci_low']:.2f}–{value['ci_high']:.2f}"
             parts.append(f"{label} ×{value['ratio']:.2f} ({conf} CI {interval}, {verdict})")
         elif isinstance(value, dict):
-            parts.append(f"{label}: " + ", ".join(f"{k.replace('_', ' ')} {_number(k, v)}" for k, v in value.items()))
+            parts.append(f"{label}: " + ", ".join(f"{k.replace('_', ' ')} {_number(k, v, money)}"
+                                                  for k, v in value.items()))
         elif isinstance(value, str):
             parts.append(f"{label}: {value}")
         else:
-            parts.append(f"{label} {_number(key, value)}")
+            parts.append(f"{label} {_number(key, value, money)}")
     return "; ".join(parts)
 
 
-def _number(key: str, value: Any) -> str:
+def _number(key: str, value: Any, money: fmt.Money) -> str:
     """One number, formatted by what its key says it is."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if any(word in key for word in ("share", "rate", "pct")) and -1 <= value <= 1:
         return fmt.share(value)
     if any(word in key for word in ("revenue", "spend", "monetary", "value")):
-        return fmt.money(value)
+        return money(value)
     if isinstance(value, int) or float(value).is_integer():
         return fmt.count(value)
     return f"{value:,.2f}"
@@ -201,8 +203,8 @@ def segment_size(ctx: ReportContext, segment_id: str) -> Markdown:
         "({revenue_share} of all revenue). On average they spent {spend} over {orders:.1f} orders and last bought "
         "{days:,.0f} days before the reference date{attributes}."
     ).format(customers=fmt.count(row["customers"]), customer_share=fmt.share(row["customer_share"]),
-             revenue=fmt.money(row["revenue"]), revenue_share=fmt.share(row["revenue_share"]),
-             spend=fmt.money(row["avg_monetary"]), orders=row["avg_frequency"], days=row["avg_recency_days"],
+             revenue=ctx.money(row["revenue"]), revenue_share=fmt.share(row["revenue_share"]),
+             spend=ctx.money(row["avg_monetary"]), orders=row["avg_frequency"], days=row["avg_recency_days"],
              attributes=attributes))
 
 
@@ -212,13 +214,13 @@ def segment_actions(ctx: ReportContext, segment_id: str) -> Markdown:
     lines = []
     for i, action in enumerate(ctx.segment(segment_id).actions, start=1):
         lines.append(Md("{}. **{}**  \n   *Sized:* {}").format(
-            i, action, action_sizing(action, members, ctx.attributes)))
+            i, action, action_sizing(action, members, ctx.money, ctx.attributes)))
     return Markdown(Md("\n").join(lines))
 
 
-def action_sizing(action: str, members: pd.DataFrame, attributes: Attributes | None = None) -> str:
-    """The audience of an action in numbers: who can be reached, what they are worth, and what the action names;
-    only from the attributes the data has (`attributes`; by default those the members have any value for).
+def action_sizing(action: str, members: pd.DataFrame, money: fmt.Money, attributes: Attributes | None = None) -> str:
+    """The audience of an action in numbers: who can be reached, what they are worth (in `money`), and what the action
+    names; only from the attributes the data has (`attributes`; by default those the members have any value for).
 
     Plain text (it names the segment's top category from the customer file): escaped where it is shown.
     """
@@ -228,10 +230,10 @@ def action_sizing(action: str, members: pd.DataFrame, attributes: Attributes | N
     if known.knows("marketing_opt_in"):
         opted = members[members["marketing_opt_in"].eq(True)]
         text = (f"{fmt.count(len(opted))} opted-in customers of {fmt.count(len(members))}, "
-                f"{fmt.money(opted['monetary'].sum())} revenue to date "
-                f"({fmt.money(members['monetary'].sum())} for the whole segment)")
+                f"{money(opted['monetary'].sum())} revenue to date "
+                f"({money(members['monetary'].sum())} for the whole segment)")
     else:  # no marketing consent in this data: who can be reached is not known
-        text = f"{fmt.count(len(members))} customers, {fmt.money(members['monetary'].sum())} revenue to date"
+        text = f"{fmt.count(len(members))} customers, {money(members['monetary'].sum())} revenue to date"
     words = action.lower()
     top = members["favorite_category"].value_counts()
     if ("category" in words or "recommend" in words or "cross-sell" in words) and len(top):
@@ -297,7 +299,7 @@ def recommendation_details(ctx: ReportContext) -> Markdown:
             "{i}. **{title}** → {targets}  \n   *Why:* {why}  \n   *Audience:* {customers} customers, "
             "{opted_in}{revenue} revenue to date.  \n   *What to do:*\n{actions}"
         ).format(i=i, title=rec.title, targets=targets, why=rec.why, customers=fmt.count(rec.customers),
-                 opted_in=opted_in, revenue=fmt.money(rec.revenue), actions=actions))
+                 opted_in=opted_in, revenue=ctx.money(rec.revenue), actions=actions))
     return Markdown(Md("\n").join(blocks))
 
 

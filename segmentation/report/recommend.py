@@ -91,7 +91,7 @@ def _protect(ctx: ReportContext, segment_id: str) -> Recommendation:
     """Protect the customers who spend the most."""
     row = ctx.summary_row(segment_id)
     why = (
-        f"{row['segment_name']} has the highest average spend ({fmt.money(row['avg_monetary'])}, "
+        f"{row['segment_name']} has the highest average spend ({ctx.money(row['avg_monetary'])}, "
         f"{fmt.delta(row['delta_avg_monetary'])} vs all customers): {fmt.share(row['customer_share'])} of customers "
         f"bring {fmt.share(row['revenue_share'])} of revenue."
     )
@@ -118,7 +118,7 @@ def _reengage(ctx: ReportContext, segment_id: str) -> Recommendation:
         f"{row['segment_name']} has gone longest without an order among the segments that order at least as often "
         f"as the median customer ({median_orders(ctx):g} orders): {row['avg_recency_days']:,.0f} days since the "
         f"last order vs {ctx.overall['avg_recency_days']:,.0f} for all customers, {row['avg_frequency']:.1f} orders "
-        f"on average; it holds {fmt.money(row['revenue'])} of revenue to date."
+        f"on average; it holds {ctx.money(row['revenue'])} of revenue to date."
     )
     return Recommendation("reengage", "Re-engage at-risk customers", (segment_id,), why,
                           ctx.segment(segment_id).actions, **_audience(ctx.members(segment_id)))

@@ -34,7 +34,7 @@ def segment_overview(ctx: ReportContext) -> Table:
             "Customers": int(row["customers"]),
             "% of customers": float(row["customer_share"]),
             "% of revenue": float(row["revenue_share"]),
-            "Key traits": trait_texts(row)[:3],  # all five are on the segment's own page
+            "Key traits": trait_texts(row, ctx.money)[:3],  # all five are on the segment's own page
             "KPI vs overall": largest_deltas(row),
             "Recommended actions": list(row["actions"]),
             "Risks": list(row["risks"]),
@@ -100,10 +100,10 @@ def customer_base_numbers(ctx: ReportContext) -> Table:
     columns = {
         "recency_days": ("Days since last order", lambda v: f"{v:,.0f}"),
         "frequency": ("Orders", lambda v: f"{v:,.1f}"),
-        "monetary": ("Total spend", fmt.money),
-        "avg_order_value": ("Average order value", fmt.money),
+        "monetary": ("Total spend", ctx.money),
+        "avg_order_value": ("Average order value", ctx.money),
         "age": ("Age", lambda v: f"{v:,.0f}"),
-        "income": ("Income", fmt.money),
+        "income": ("Income", ctx.money),
         "credit_score": ("Credit score", lambda v: f"{v:,.0f}"),
         "loyalty_points": ("Loyalty points", lambda v: f"{v:,.0f}"),
         "churn_risk": ("Churn risk", lambda v: f"{v:.2f}"),
@@ -131,7 +131,7 @@ def score_cutoffs(ctx: ReportContext) -> Table:
             "Score": score,
             "Recency (days since last order)": _recency_range(cuts["r"], score),
             "Frequency (orders)": _value_range(cuts["f"], score, lambda v: f"{v:,.1f}".removesuffix(".0")),
-            "Monetary (total spend)": _value_range(cuts["m"], score, fmt.money),
+            "Monetary (total spend)": _value_range(cuts["m"], score, ctx.money),
         })
     return Table(pd.DataFrame(rows),
                  caption="A score is 1 + the number of cut-offs strictly below the value; 5 is best")
@@ -202,10 +202,10 @@ def segment_traits(ctx: ReportContext, segment_id: str) -> Table | Markdown:
     """The segment's five most distinctive traits and their effect sizes (a note when it has none: too few customers,
     or no attribute known)."""
     row = ctx.summary_row(segment_id)
-    if not len(trait_texts(row)):
+    if not len(trait_texts(row, ctx.money)):
         return Markdown(NO_TRAITS)
     frame = pd.DataFrame({
-        "Trait": trait_texts(row),
+        "Trait": trait_texts(row, ctx.money),
         "Feature": list(row["trait_features"]),
         "Effect size": [float(e) for e in row["trait_effects"]],
     }, columns=["Trait", "Feature", "Effect size"])
@@ -237,7 +237,7 @@ def premium_split(ctx: ReportContext, segment_id: str) -> Table:
     if not ctx.attributes.knows("marketing_opt_in"):
         frame = frame.drop(columns="Marketing opt-in")
     return Table(frame, caption=f"Premium vs non-premium customers in {ctx.names[segment_id]}", formats={
-        "Customers": fmt.count, "Share of segment": _pct, "Revenue": fmt.money, "Avg spend": fmt.money,
+        "Customers": fmt.count, "Share of segment": _pct, "Revenue": ctx.money, "Avg spend": ctx.money,
         "Avg orders": lambda v: "–" if math.isnan(v) else f"{v:.1f}",
         "Avg days since last order": lambda v: "–" if math.isnan(v) else f"{v:,.0f}",
         "Marketing opt-in": _pct,
@@ -257,7 +257,8 @@ def kpi_comparison(ctx: ReportContext) -> Table:
                  "% of revenue": 1.0, **{fmt.KPI_LABELS[k]: float(ctx.overall[k]) for k in kpis}})
     formats = {"Customers": fmt.count, "% of customers": _pct, "% of revenue": _pct}
     for kpi in kpis:
-        formats[fmt.KPI_LABELS[kpi]] = lambda v, kpi=kpi: "–" if v is None or math.isnan(v) else fmt.kpi_value(kpi, v)
+        formats[fmt.KPI_LABELS[kpi]] = lambda v, kpi=kpi: "–" if v is None or math.isnan(v) else fmt.kpi_value(
+            kpi, v, ctx.money)
     return Table(pd.DataFrame(rows),
                  caption="KPI values per segment (differences to all customers: see the grid above)",
                  formats=formats, row_colors=[*ctx.summary["color"], None], css_class="wide")
@@ -276,7 +277,7 @@ def recommendation_targets(ctx: ReportContext) -> Table:
     if not ctx.attributes.knows("marketing_opt_in"):
         frame = frame.drop(columns="Opted in to marketing")
     return Table(frame, caption="Targets are chosen from the segment KPIs of this run, not fixed segment ids",
-                 formats={"Customers": fmt.count, "Opted in to marketing": fmt.count, "Revenue to date": fmt.money},
+                 formats={"Customers": fmt.count, "Opted in to marketing": fmt.count, "Revenue to date": ctx.money},
                  row_colors=[ctx.colors[rec.segment_ids[0]] for rec in recs])
 
 

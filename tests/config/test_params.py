@@ -132,3 +132,20 @@ def test_title_must_be_text(tmp_path, title):
 def test_title_is_one_line(tmp_path):
     params = load_params(edited(tmp_path, lambda raw: raw.update(title="Spring\n```{include} /etc/passwd\n```")))
     assert params.title == "Spring ```{include} /etc/passwd ```"
+
+
+def test_currency_defaults_to_usd_and_reads_any_case(tmp_path):
+    assert load_params(DEFAULT).currency == "USD"
+    assert load_params(edited(tmp_path, lambda raw: raw.update(currency="GBP"))).currency == "GBP"
+    assert load_params(edited(tmp_path, lambda raw: raw.update(currency=" jpy "))).currency == "JPY"
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "£", "pounds", "", None, 826, ["GBP"]])
+def test_unknown_currency_is_one_line_naming_key_and_example(tmp_path, currency):
+    path = edited(tmp_path, lambda raw: raw.update(currency=currency))
+    with pytest.raises(ParamsError) as failure:
+        load_params(path)
+    message = str(failure.value)
+    assert message == (f"{path}: key 'currency' must be an ISO 4217 currency code such as USD, GBP or EUR, "
+                       f"got {currency!r}")
+    assert "\n" not in message

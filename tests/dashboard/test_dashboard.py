@@ -39,8 +39,8 @@ from segmentation.dashboard.callbacks import (
     sync_filters_and_url,
 )
 from segmentation.dashboard.export import (
-    EXPORT_COLUMNS,
     FORMULA_PREFIXES,
+    export_columns,
     neutralise_formulas,
 )
 from segmentation.dashboard.filters import (
@@ -57,11 +57,11 @@ from segmentation.dashboard.layout import (
     EXPORT_ALL,
     EXPORT_MARKETING,
     FILTER_IDS,
-    money,
 )
 from segmentation.mart.pipeline import run
 from segmentation.mart.store import CONTACTS, CUSTOMERS, MANIFEST, publishing
 from segmentation.words import traits as words  # the report's wording too
+from segmentation.words.formatting import Money
 from tests.conftest import ROOT
 
 # (filters, the same selection as a pandas boolean mask) built from the mart's own values
@@ -217,10 +217,11 @@ def test_export_has_the_campaign_columns_and_rows(data: d.DashboardData, custome
     filters, expected = CASES["gender, category, device"](customers)
     exported = _download(data, filters, EXPORT_ALL)
 
-    assert list(exported.columns) == list(EXPORT_COLUMNS)
+    assert list(exported.columns) == export_columns(Money.of("USD"))
+    assert "monetary_usd" in exported.columns  # amounts are plain numbers: the header names their currency
     assert exported["customer_id"].tolist() == customers.loc[expected, "customer_id"].tolist()
     assert exported["rfm_code"].tolist() == customers.loc[expected, "rfm_code"].tolist()
-    np.testing.assert_allclose(exported["monetary"], customers.loc[expected, "monetary"])
+    np.testing.assert_allclose(exported["monetary_usd"], customers.loc[expected, "monetary"])
 
 
 def test_marketing_export_keeps_only_opted_in(data: d.DashboardData, customers: pd.DataFrame) -> None:
@@ -253,7 +254,7 @@ def test_no_names_or_emails_unless_params_allow(small_mart: Params, tmp_path: Pa
     allowed_without_file = d.load_dashboard_data(small_mart.mart_dir, export_contacts=True)
 
     assert not {"name", "email"} & set(default.columns)
-    assert list(allowed.columns) == [*EXPORT_COLUMNS, "name", "email"]
+    assert list(allowed.columns) == [*export_columns(Money.of("USD")), "name", "email"]
     assert allowed["email"].iloc[0] == allowed["customer_id"].iloc[0].lower() + "@example.com"
     assert not {"name", "email"} & set(allowed_without_file.export.column_names)
 
@@ -299,7 +300,7 @@ def test_export_neutralises_formulas_from_data_and_params(small_csv: Path, tmp_p
     assert {f"'{p}@example.com" for p in FORMULAS} <= set(exported["email"])
     assert {"'" + p for p in FORMULA_IDS} <= set(exported["source_customer_id"])
     assert not any(cell[:1] in FORMULA_PREFIXES for column in exported for cell in exported[column]
-                   if column not in ("recency_days", "frequency", "monetary"))
+                   if column not in ("recency_days", "frequency", "monetary_usd"))
 
 
 def test_numbers_are_not_neutralised() -> None:
@@ -386,10 +387,10 @@ def test_segment_table_words_the_key_traits_from_the_summary_numbers(small_mart:
     summary = pd.read_parquet(small_mart.mart_dir / "segment_summary.parquet")
     page = _texts(create_app(small_mart.mart_dir).layout())
     for row in summary.to_dict("records"):
-        texts = words.trait_texts(row)
+        texts = words.trait_texts(row, Money.of("USD"))
         assert len(texts) == len(row["trait_features"]) == 5
         assert all(text in page for text in texts), row["segment_id"]
-    assert words.trait_texts({"trait_features": None}) == []  # a segment with no traits: an empty cell
+    assert words.trait_texts({"trait_features": None}, Money.of("USD")) == []  # a segment with no traits: an empty cell
 
 
 def test_page_loads_nothing_from_other_hosts(small_mart: Params) -> None:
@@ -405,5 +406,35 @@ def test_page_loads_nothing_from_other_hosts(small_mart: Params) -> None:
     assert topojson.status_code == 200 and b'"countries"' in topojson.data
 
 
-def test_money_reads_short() -> None:
-    assert [money(v) for v in (950, 12_345, 4_560_000, 1.2e9)] == ["$950", "$12.3k", "$4.56M", "$1.2B"]
+def _card_values(cards: list) -> dict[str, str]:
+    """The KPI cards' value and comparison lines by element id (kpi-revenue-value, kpi-revenue-base, …)."""
+    return {line.id: line.children for card in cards for line in card.children if getattr(line, "id", None)}
+
+
+def test_cards_show_the_marts_currency_in_the_report_number_style(data: d.DashboardData) -> None:
+    cards = _card_values(summary_outputs(data, Filters())[0])
+    assert data.money == Money.of("USD")
+    assert cards["kpi-revenue-value"] == Money.of("USD")(data.revenue) and cards["kpi-revenue-value"][0] == "$"
+
+
+def test_cards_figures_page_and_export_use_the_params_currency(small_mart_gbp: Params) -> None:
+    app = create_app(small_mart_gbp.mart_dir, params=small_mart_gbp)
+    data = d.load_dashboard_data(small_mart_gbp.mart_dir)
+    gbp = Money.of("GBP")
+    assert data.money == gbp and data.manifest["currency"] == "GBP"
+
+    cards = _card_values(summary_outputs(data, Filters(premium=YES))[0])
+    assert cards["kpi-revenue-value"].startswith("£") and cards["kpi-avg-revenue-value"].startswith("£")
+    assert cards["kpi-revenue-base"] == f"of {gbp(data.revenue)} total revenue"
+    drawn = figure_outputs(data, Filters())
+    revenue = drawn["revenue"]
+    assert revenue.layout.yaxis.tickprefix == "£" and revenue.layout.yaxis.ticksuffix == ""
+    assert "£%{y:,.0f}" in revenue.data[0].hovertemplate and revenue.data[0].texttemplate.startswith("£")
+    assert "Avg monetary (£)" in [a.text for a in drawn["rf_grid"].layout.annotations]
+    assert "£%{customdata:,.0f} revenue" in drawn["map"].data[0].hovertemplate
+    shown = " ".join(fig.to_json() for fig in drawn.values()) + _texts(app.layout())
+    assert "£" in shown and "$" not in shown
+
+    exported = _download(data, Filters(), EXPORT_ALL)
+    assert "monetary_gbp" in exported.columns and "monetary" not in exported.columns
+    np.testing.assert_allclose(exported["monetary_gbp"].sum(), data.revenue)  # plain numbers, no symbol

@@ -19,6 +19,7 @@ from segmentation.mart.pipeline import run
 from segmentation.migration import MIGRATION, as_of_dir, command_hint, migrate_as_of
 from segmentation.report import insights as insight_words
 from segmentation.report.build import ReportLayout
+from segmentation.words.formatting import Money
 from tests.conftest import ROOT, params_copy
 
 CUSTOMER_HEADER = ("customer_id,name,email,age,gender,city,country,income,credit_score,loyalty_points,"
@@ -106,7 +107,7 @@ def test_without_order_ids_frequency_counts_purchase_days_and_attributes_stay_em
     insights = json.loads((params.mart_dir / "insights.json").read_text())["insights"]
     uplift = next(i for i in insights if i["id"] == "premium_uplift")
     assert uplift["numbers"]["customers_with_known_status"] == 0 and uplift["numbers"]["monetary"]["ratio"] is None
-    assert "not measured" in insight_words.sentence(uplift)
+    assert "not measured" in insight_words.sentence(uplift, Money.of("USD"))
     assert json.loads((params.mart_dir / "data_quality.json").read_text())["orders"]["frequency"] == "days"
 
 

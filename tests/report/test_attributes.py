@@ -127,7 +127,8 @@ def test_attributes_the_orders_give_are_shown_and_only_those(with_country_and_ca
     assert md_text("country") not in headline.split(md_text("This data has no"))[1]
     review = narrative.data_quality_overview(ctx).text
     assert md_text("the orders give the purchases and each customer's country and favourite category") in review
-    top = narrative.action_sizing("Recommend from their first category", ctx.members(segment), ctx.attributes)
+    top = narrative.action_sizing("Recommend from their first category", ctx.members(segment), ctx.money,
+                                  ctx.attributes)
     assert "top category" in top and "opted-in" not in top
 
 

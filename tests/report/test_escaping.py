@@ -31,6 +31,7 @@ from segmentation.report.build import ReportLayout, ReportPaths, build_report
 from segmentation.report.display import Markdown, Table
 from segmentation.report.escape import Md, md_code, md_code_block, md_text
 from segmentation.report.pdf import PdfMeta, build_folder_fetcher, print_document
+from segmentation.words.formatting import Money
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium, served_folder, site_pages
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
@@ -184,7 +185,7 @@ def test_migration_sentences_hold_segment_names_and_folders_as_text(monkeypatch:
                                "revenue_after": 100.0, "share_of_from": 0.4}]}
     fake = SimpleNamespace(info=info, before_date="2026-01-01", after_date="2026-02-01", current=False)
     monkeypatch.setattr(report_migration, "load", lambda ctx: fake)
-    ctx = SimpleNamespace(mart=SimpleNamespace(path=tmp_path / f"mart {IMG}"))
+    ctx = SimpleNamespace(mart=SimpleNamespace(path=tmp_path / f"mart {IMG}"), money=Money.of("USD"))
     for block in (report_migration.headline(ctx), report_migration.method(ctx)):
         assert not _markup_tokens(block.text), _markup_tokens(block.text)
     text = report_migration.headline(ctx).text

@@ -6,6 +6,8 @@ One report is built per test session from the small mart (2,000 customers) and s
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,8 +16,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import matplotlib
 import nbformat
 import pytest
+from matplotlib.figure import Figure
 
 from segmentation.config.params import Params, load_params
 from segmentation.config.schema import FIELD_LABELS
@@ -45,12 +49,14 @@ from segmentation.report.recommend import (
     target_segments,
 )
 from segmentation.report.site import external_assets
+from segmentation.words.formatting import Money
 from segmentation.words.traits import trait_text, trait_texts
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_folder, site_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "chapters"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+USD, GBP = Money.of("USD"), Money.of("GBP")
 
 # sphinx-book-theme 1.4 touches an attribute Sphinx 9 deprecates; harmless, and not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*HandleFootnoteTransform.app' is deprecated")
@@ -84,6 +90,42 @@ def test_every_figure_function_draws_on_the_small_mart(small_mart: Params, tmp_p
     assert sorted(p.suffix for p in written) == [".png", ".svg"]
 
 
+@functools.cache
+def glyph_ref(char: str) -> str:
+    """How a report figure's SVG refers to a character (text is drawn as glyph paths), found by drawing it alone."""
+    with matplotlib.rc_context(figures.STYLE):
+        fig = Figure()
+        fig.text(0, 0, char)
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg")
+    (glyph,) = re.findall(r'<path id="(DejaVuSans-\w+)"', svg.getvalue())
+    return f'xlink:href="#{glyph}"'
+
+
+def test_figures_show_amounts_in_the_params_currency(small_mart: Params, small_mart_gbp: Params) -> None:
+    pound, dollar = glyph_ref("£"), glyph_ref("$")
+    for params, shown, absent in ((small_mart_gbp, pound, dollar), (small_mart, dollar, pound)):
+        ctx = load_context(params.path, params.mart_dir)
+        # money on a log axis and its label, KPI labels, bar labels, income ticks and label
+        for figure in (figures.rfm_distributions(ctx), figures.spend_by_segment(ctx), figures.kpi_deltas(ctx, "top"),
+                       figures.recommendation_audiences(ctx), figures.demographics(ctx, "top"),
+                       figures.attribute_distributions(ctx), figures.premium_split(ctx, "top")):
+            assert shown in figure.svg and absent not in figure.svg, (params.currency, figure.name)
+
+
+def test_tables_and_sentences_show_amounts_in_the_params_currency(small_mart_gbp: Params) -> None:
+    ctx = load_context(small_mart_gbp.path, small_mart_gbp.mart_dir)
+    assert ctx.money == Money.of("GBP")
+    shown = [t._repr_html_() for t in (tables.customer_base_numbers(ctx), tables.score_cutoffs(ctx),
+                                       tables.kpi_comparison(ctx), tables.premium_split(ctx, "top"),
+                                       tables.recommendation_targets(ctx), tables.segment_traits(ctx, "top"))]
+    shown += [m.text for m in (narrative.headline(ctx), narrative.key_insights(ctx), narrative.segment_size(ctx, "top"),
+                               narrative.segment_actions(ctx, "top"), narrative.recommendation_details(ctx))]
+    assert all("£" in text for text in shown[:5] + shown[6:])  # the traits table shows money only for income & AOV
+    assert not [text for text in shown if "$" in text]
+    assert md_text(ctx.money(ctx.mart.insights["revenue"])) in narrative.headline(ctx).text
+
+
 def test_segment_colour_is_the_params_colour_in_figures(small_mart: Params) -> None:
     ctx = load_context(small_mart.path, small_mart.mart_dir)
     seg = small_mart.segment("top")
@@ -111,9 +153,10 @@ def test_cutoff_table_covers_every_score(small_mart: Params) -> None:
 
 
 def test_insight_numbers_read_as_text() -> None:
-    text = narrative.insight_numbers({"top_20pct_share": 0.4, "revenue": 2_100_000.0, "customers": 1234,
-                                      "definition": "R score >= 4"})
-    assert text == "top 20pct share 40.0%; revenue $2.1M; customers 1,234; definition: R score >= 4"
+    numbers = {"top_20pct_share": 0.4, "revenue": 2_100_000.0, "customers": 1234, "definition": "R score >= 4"}
+    assert narrative.insight_numbers(numbers, USD) == (
+        "top 20pct share 40.0%; revenue $2.1M; customers 1,234; definition: R score >= 4")
+    assert "revenue £2.1M;" in narrative.insight_numbers(numbers, GBP)
 
 
 def _insight(insight_id: str, **numbers) -> dict:
@@ -161,14 +204,21 @@ UPLIFT = dict(confidence=0.95, customers_with_known_status=900, matched_cells=40
      "This data has no premium subscription status: the premium uplift is not measured."),
 ])
 def test_insight_sentences_are_chosen_by_the_numbers(item: dict, expected: str) -> None:
-    assert insight_words.sentence(item) == expected
+    assert insight_words.sentence(item, USD) == expected
+
+
+def test_insight_sentences_show_amounts_in_the_given_currency() -> None:
+    item = _insight("at_risk_value", r_score_max=2, f_score_min=3, m_score_min=3, customers=511, revenue=326_855.37,
+                    revenue_share=0.1002, median_recency_days=601.0, others_median_recency_days=220.0)
+    assert "of revenue (£326.9K);" in insight_words.sentence(item, GBP)
 
 
 def test_key_insights_word_each_insight_of_the_mart_with_its_numbers(small_mart: Params) -> None:
     ctx = load_context(small_mart.path, small_mart.mart_dir)
     text = narrative.key_insights(ctx).text
     for i, item in enumerate(ctx.mart.insights["insights"], start=1):
-        assert f"{i}. **{md_text(insight_words.TITLES[item['id']])}.** {md_text(insight_words.sentence(item))}" in text
+        sentence = insight_words.sentence(item, USD)
+        assert f"{i}. **{md_text(insight_words.TITLES[item['id']])}.** {md_text(sentence)}" in text
     # score bounds are said once, as a definition, not listed among the numbers
     assert md_text("definition: R ≥ 4; frequent: F ≥ 4; low-frequency: F ≤ 2") in text
     assert md_text("definition: R ≤ 2, F ≥ 3, M ≥ 3") in text
@@ -177,20 +227,22 @@ def test_key_insights_word_each_insight_of_the_mart_with_its_numbers(small_mart:
 
 @pytest.mark.parametrize("trait, expected", [
     (("age", 0.85, 52.34, 41.0), "Age: 52.3 vs 41.0 for the rest (much higher, d = +0.85)"),
-    (("income", -0.5, 61_234.5, 70_000.0), "Income: 61,234 vs 70,000 for the rest (clearly lower, d = -0.50)"),
+    (("income", -0.5, 61_234.5, 70_000.0), "Income: $61.2K vs $70.0K for the rest (clearly lower, d = -0.50)"),
+    (("avg_order_value", 0.3, 85.2, 61.0), "Avg order value: $85 vs $61 for the rest (slightly higher, d = +0.30)"),
     (("churn_risk", 0.2, 0.5, 0.4), "Churn risk: 0.50 vs 0.40 for the rest (slightly higher, d = +0.20)"),
     (("subscription", 0.19, 0.4, 0.33), "Premium: 40% vs 33% for the rest (barely higher, h = +0.19)"),
     (("favorite_category=Home & Garden", -0.8, 0.06, 0.29),
      "Favourite category Home & Garden: 6% vs 29% for the rest (much lower, h = -0.80)"),
 ])
 def test_traits_are_worded_from_their_numbers(trait: tuple, expected: str) -> None:
-    assert trait_text(*trait) == expected
+    assert trait_text(*trait, USD) == expected
+    assert trait_text(*trait, GBP) == expected.replace("$", "£")
 
 
 def test_trait_tables_word_the_summary_numbers(small_mart: Params) -> None:
     ctx = load_context(small_mart.path, small_mart.mart_dir)
     row = ctx.summary_row("top")
-    texts = trait_texts(row)
+    texts = trait_texts(row, USD)
     assert len(texts) == 5 and texts[0].startswith(FIELD_LABELS[row["trait_features"][0].partition("=")[0]])
     assert list(tables.segment_traits(ctx, "top").frame["Trait"]) == texts
     assert tables.segment_overview(ctx).frame.set_index("ID").loc["top", "Key traits"] == texts[:3]
@@ -493,6 +545,56 @@ def test_failing_chapter_names_notebook_and_cell_and_keeps_the_site(
     assert "ValueError: appendix exploded" in message and "\n" not in message
     after = (index.read_bytes(), sorted(p.name for p in index.parent.iterdir()), built.paths.pdf.read_bytes())
     assert after == before
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees on a page: everything outside <script> and <style>."""
+
+    def __init__(self) -> None:
+        """Start with no text."""
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
+        """Entering a script or style hides its content."""
+        if tag in ("script", "style"):
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        """Leaving a script or style shows text again."""
+        if tag in ("script", "style") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        """Keep text outside scripts and styles."""
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(page: Path) -> str:
+    """The visible text of one HTML page."""
+    parser = _VisibleText()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return " ".join(parser.parts)
+
+
+@pytest.mark.slow
+def test_a_gbp_report_shows_pounds_and_no_dollar_on_any_page_or_in_the_pdf(
+    small_mart_gbp: Params, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from pypdf import PdfReader
+
+    root = tmp_path_factory.mktemp("report_gbp")
+    paths = build_report(small_mart_gbp, progress=lambda _line: None, root=root)
+    pages = {page.name: visible_text(page) for page in site_pages(paths.site_index.parent)}
+    assert "£" in pages["index.html"]
+    assert sum("£" in text for text in pages.values()) >= 5  # summary, customer base, method, segments, …
+    assert not [name for name, text in pages.items() if "$" in text]
+    pdf = "\n".join(page.extract_text() for page in PdfReader(paths.pdf).pages)
+    assert pdf.count("£") >= 20 and "$" not in pdf
+    figures_svg = [p.read_text(encoding="utf-8") for p in paths.figures_dir.glob("*.svg")]
+    assert any(glyph_ref("£") in svg for svg in figures_svg) and not any(glyph_ref("$") in svg for svg in figures_svg)
 
 
 # --- a real browser --------------------------------------------------------------------------------------------
