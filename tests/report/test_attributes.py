@@ -86,7 +86,7 @@ def test_numbers_and_traits_of_unknown_attributes_are_left_out(ctx):
             assert traits.text == md_text(tables.NO_TRAITS)
             continue
         assert set(traits.frame["Feature"]) == {"avg_order_value"}  # the one trait orders give
-        assert not any("0.00 vs 0.00" in t or "0% vs 0%" in t for t in trait_texts(ctx.summary_row(segment)))
+        assert not any("0.00 vs 0.00" in t or "0% vs 0%" in t for t in trait_texts(ctx.summary_row(segment), ctx.money))
     comparison = tables.kpi_comparison(ctx).frame
     assert not set(ATTRIBUTE_KPIS) & set(comparison.columns) and "Avg spend" in comparison.columns
     measures = set(tables.customer_base_numbers(ctx).frame["Measure"])
