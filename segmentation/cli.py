@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write the orders log: PATH.csv, PATH.parquet, or a folder of Parquet "
                           "part files (no suffix); customer ids are then unique")
 
+    data = sub.add_parser("data", help="generate the project's synthetic input the params read, if it is missing "
+                                       "(nothing for any other data)")
+    data.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
+
     val = sub.add_parser("validate", help="run only the data-quality review; writes its own data_quality.json, "
                                           "never the mart's")
     _params_options(val)
@@ -104,6 +108,22 @@ def _generate(args: argparse.Namespace) -> int:
     )
     orders = f" and their orders to {args.transactions}" if args.transactions else ""
     _say(f"wrote {args.rows:,} customers to {path}{orders} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from segmentation.config.params import load_params
+    from segmentation.synthetic.inputs import missing_project_inputs
+
+    missing = missing_project_inputs(load_params(args.params))
+    if missing is None:  # the user's own data, or the generated files are there
+        return 0
+    from segmentation.synthetic.generate import write_customers
+
+    start = time.perf_counter()
+    write_customers(missing.customers, progress=_say, transactions=missing.orders)
+    orders = f" and their orders to {missing.orders}" if missing.orders else ""
+    _say(f"wrote the synthetic customers to {missing.customers}{orders} in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -185,7 +205,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "generate": _generate, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
+    "generate": _generate, "data": _data, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
     "dashboard": _dashboard, "migrate": _migrate,
 }
 
