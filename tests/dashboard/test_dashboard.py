@@ -404,3 +404,23 @@ def test_page_loads_nothing_from_other_hosts(small_mart: Params) -> None:
 
 def test_money_reads_short() -> None:
     assert [money(v) for v in (950, 12_345, 4_560_000, 1.2e9)] == ["$950", "$12.3k", "$4.56M", "$1.2B"]
+
+
+def test_the_header_names_the_params_file_the_mart_records(small_mart: Params, tmp_path: Path) -> None:
+    # served without params, or from a copy of the mart folder: the label still comes from the mart's manifest
+    copy = tmp_path / "copy-of-the-mart"
+    shutil.copytree(small_mart.mart_dir, copy)
+    for app in (create_app(small_mart.mart_dir, params=small_mart), create_app(copy)):
+        text = _texts(app.layout())
+        assert f"params {small_mart.name}" in text and "mart copy-of-the-mart" not in text
+
+
+def test_a_mart_of_another_params_file_is_refused_not_shown_under_its_name(small_mart: Params) -> None:
+    mine = small_mart.path.with_name("mine.yaml")
+    mine.write_bytes(small_mart.path.read_bytes())  # the same mart_dir: the mart there is default.yaml's
+    try:
+        text = _texts(create_app(small_mart.mart_dir, params=load_params(mine)).layout())
+    finally:
+        mine.unlink()
+    assert f"holds the mart of {small_mart.path}, not of {mine}" in text
+    assert f"python -m segmentation run --params {mine} --force" in text and "params mine" not in text
