@@ -35,7 +35,16 @@ from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
 from segmentation.mart.engine import store
 from segmentation.mart.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
-from segmentation.mart.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
+from segmentation.mart.quality import (
+    RAW,
+    CheckResult,
+    ReferenceExclusion,
+    any_of,
+    as_date,
+    check_exclusion,
+    is_missing,
+    parse_fields,
+)
 from segmentation.mart.store import file_sha256
 
 ORDER_TYPES = {"order_id": "string", "customer_id": "string", "order_date": "date", "order_value": "float64",
@@ -81,6 +90,7 @@ class OrderReview:
     customers_without_orders: int | None
     checks: list[CheckResult]
     first_future_day: dt.date | None = None  # earliest order dated after the run's day: it counts once that day comes
+    exclusions: tuple[ReferenceExclusion, ...] = ()  # the orders (and customers) an explicit reference date leaves out
 
     def to_json(self) -> dict[str, Any]:
         """The orders part of data_quality.json."""
@@ -203,10 +213,14 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid], per_field=per_field[cid])
                for cid in checks]
     reference_date = params.reference_date or _day_after(counts["latest"], source, params, rows_in, results)
+    after_reference = whole(counts["orders_after_reference"]) if "orders_after_reference" in checks else 0
+    exclusions = _orders_excluded(params, source, after_reference, rows_in)  # may stop the run before the roll-up
 
     kept = parsed.filter(passes)
     frequency = "orders" if "order_id" in parsed.columns else "days"
     purchases = store(con, "purchases", roll_up(kept, "order_id" if frequency == "orders" else "order_date"))
+    if exclusions:
+        exclusions += _customers_excluded(parsed, checks, params, purchases, source)
 
     without_orders = None
     if params.input_path is not None:
@@ -224,7 +238,35 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     rows_out = whole(purchases[ORDER_LINES].sum().execute())
     future = None if is_missing(counts["future"]) else as_date(counts["future"])
     return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results,
-                       future)
+                       future, exclusions)
+
+
+def _orders_excluded(params: Params, source: OrderSource, count: int, rows_in: int) -> tuple[ReferenceExclusion, ...]:
+    """The orders an explicit reference date drops (orders_after_reference), stopping the run when they are too
+    many."""
+    if not count:
+        return ()
+    assert params.reference_date is not None  # the check runs only with an explicit date
+    found = ReferenceExclusion(params.reference_date, "orders", count, rows_in, "dated on or after it")
+    check_exclusion(found, params, source.pattern)
+    return (found,)
+
+
+def _customers_excluded(parsed: ibis.Table, checks: dict[str, ibis.BooleanValue], params: Params,
+                        purchases: ibis.Table, source: OrderSource) -> tuple[ReferenceExclusion, ...]:
+    """The customers whose every order (of those passing the other checks) an explicit reference date drops, of
+    all the customers with such an order, stopping the run when they are too many. One more scan of the orders,
+    only when the date drops some."""
+    assert params.reference_date is not None
+    others = any_of(p for cid, p in checks.items()
+                    if params.quality[cid] == "drop" and cid != "orders_after_reference")
+    later = checks["orders_after_reference"] if others is None else checks["orders_after_reference"] & ~others
+    lost = parsed.filter(later).select("customer_id").distinct().anti_join(purchases, "customer_id")
+    count = whole(lost.count().execute())
+    found = ReferenceExclusion(params.reference_date, "customers", count,
+                               count + whole(purchases.count().execute()), "whose orders all fall on or after it")
+    check_exclusion(found, params, source.pattern)
+    return (found,) if count else ()
 
 
 def roll_up(orders: ibis.Table, visit: str) -> ibis.Table:

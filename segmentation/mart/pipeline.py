@@ -118,6 +118,8 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         review = quality.review(con, raw, params, **options)
         validated = review.table  # a filter over the stored checked table: cheap to scan again
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
+    for exclusion in review.exclusions:
+        say(f"  {exclusion.describe()}")
     with _stage("ids", timings, say):
         # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
         numbers = store(con, "customer_numbers", customer_numbers(validated), in_order=False)
@@ -185,6 +187,8 @@ def validate_only(params: Params, *, out_dir: Path | None = None,
             raise MartFolderError(f"{out_dir}: cannot write the review: {exc.strerror or exc}") from exc
     for check in review.checks:
         say(f"{check.id:<22} {check.policy:<5} {check.count:>9,}  {check.action}")
+    for exclusion in review.exclusions:
+        say(exclusion.describe())
     say(f"{review.rows_in:,} rows in, {review.rows_out:,} rows pass; "
         f"{review.duplicate_ids['ids']:,} ids used by {review.duplicate_ids['rows']:,} rows")
     return review
@@ -233,6 +237,7 @@ def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[s
         "optional": quality.OPTIONAL_FIELDS if params.input_path is not None else unknown,
         "orders": found.to_json(),
         "order_checks": found.checks,
+        "exclusions": found.exclusions,
     }
     return found.customers, options
 
