@@ -200,12 +200,17 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     checks = {cid: any_of(predicates.values()) for cid, predicates in per_field.items()}
     dropping = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop")
     passes = ~dropping if dropping is not None else ibis.literal(True)
+    only_by_reference = _only_by_reference(checks, params)
     # the latest order that passes every other check fixes the default reference date
     counts = parsed.aggregate(
         rows=_.count(),
         latest=ibis.ifelse(passes, parsed.order_date, None).max(),
         future=ibis.ifelse(checks["order_date_in_future"], parsed.order_date, None).min(),
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
+        **({} if only_by_reference is None else {
+            "only_by_reference": only_by_reference.cast("int64").sum(),
+            "usable": (~_others_dropping(checks, params)).cast("int64").sum(),
+        }),
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
     if not rows_in:
@@ -213,14 +218,14 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid], per_field=per_field[cid])
                for cid in checks]
     reference_date = params.reference_date or _day_after(counts["latest"], source, params, rows_in, results)
-    after_reference = whole(counts["orders_after_reference"]) if "orders_after_reference" in checks else 0
-    exclusions = _orders_excluded(params, source, after_reference, rows_in)  # may stop the run before the roll-up
+    exclusions = () if only_by_reference is None else _orders_excluded(  # may stop the run before the roll-up
+        params, source, whole(counts["only_by_reference"]), whole(counts["usable"]))
 
     kept = parsed.filter(passes)
     frequency = "orders" if "order_id" in parsed.columns else "days"
     purchases = store(con, "purchases", roll_up(kept, "order_id" if frequency == "orders" else "order_date"))
     if exclusions:
-        exclusions += _customers_excluded(parsed, checks, params, purchases, source)
+        exclusions += _customers_excluded(parsed, only_by_reference, params, purchases, source)
 
     without_orders = None
     if params.input_path is not None:
@@ -241,27 +246,38 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
                        future, exclusions)
 
 
-def _orders_excluded(params: Params, source: OrderSource, count: int, rows_in: int) -> tuple[ReferenceExclusion, ...]:
-    """The orders an explicit reference date drops (orders_after_reference), stopping the run when they are too
-    many."""
+def _others_dropping(checks: dict[str, ibis.BooleanValue], params: Params) -> ibis.BooleanValue:
+    """True on an order that a dropping check other than orders_after_reference removes."""
+    others = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop" and cid != "orders_after_reference")
+    return others if others is not None else ibis.literal(False)
+
+
+def _only_by_reference(checks: dict[str, ibis.BooleanValue], params: Params) -> ibis.BooleanValue | None:
+    """True on an order that only the explicit reference date removes (every other check passes it); None without
+    an explicit date, or when orders_after_reference does not drop (`fail` stops the run on its own)."""
+    if "orders_after_reference" not in checks or params.quality["orders_after_reference"] != "drop":
+        return None
+    return checks["orders_after_reference"] & ~_others_dropping(checks, params)
+
+
+def _orders_excluded(params: Params, source: OrderSource, count: int, usable: int) -> tuple[ReferenceExclusion, ...]:
+    """The orders only an explicit reference date drops, of those every other check passes, stopping the run when
+    they are too many."""
     if not count:
         return ()
     assert params.reference_date is not None  # the check runs only with an explicit date
-    found = ReferenceExclusion(params.reference_date, "orders", count, rows_in, "dated on or after it")
+    found = ReferenceExclusion(params.reference_date, "orders", count, usable, "dated on or after it")
     check_exclusion(found, params, source.pattern)
     return (found,)
 
 
-def _customers_excluded(parsed: ibis.Table, checks: dict[str, ibis.BooleanValue], params: Params,
+def _customers_excluded(parsed: ibis.Table, only_by_reference: ibis.BooleanValue, params: Params,
                         purchases: ibis.Table, source: OrderSource) -> tuple[ReferenceExclusion, ...]:
     """The customers whose every order (of those passing the other checks) an explicit reference date drops, of
     all the customers with such an order, stopping the run when they are too many. One more scan of the orders,
     only when the date drops some."""
     assert params.reference_date is not None
-    others = any_of(p for cid, p in checks.items()
-                    if params.quality[cid] == "drop" and cid != "orders_after_reference")
-    later = checks["orders_after_reference"] if others is None else checks["orders_after_reference"] & ~others
-    lost = parsed.filter(later).select("customer_id").distinct().anti_join(purchases, "customer_id")
+    lost = parsed.filter(only_by_reference).select("customer_id").distinct().anti_join(purchases, "customer_id")
     count = whole(lost.count().execute())
     found = ReferenceExclusion(params.reference_date, "customers", count,
                                count + whole(purchases.count().execute()), "whose orders all fall on or after it")

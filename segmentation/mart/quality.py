@@ -326,8 +326,10 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     if params.plausible.latest_date is None:  # the window ends on the day of the run, so it moves with the clock
         after_today = [ibis.ifelse(marked[n] > ibis.date(today), marked[n], None).min() for n in DATES]
         future = {"first_future_day": ibis.least(*after_today)}
+    by_reference = _reference_counts(fails, drop_ids) if _reference_drops(params) else {}
     counts = marked.aggregate(
         **future,
+        **by_reference,
         rows=_.count(),
         dropped=(dropped if dropped is not None else ibis.literal(False)).cast("int64").sum(),
         **{cid: fail.cast("int64").sum() for cid, fail in fails.items()},
@@ -346,8 +348,9 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
             if policy == "fail":
                 raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
         results.append(result)
-    exclusions = (*exclusions, *_excluded_by_reference(params, reference_date, whole(counts["dates_after_reference"]),
-                                                      rows_in, source))
+    if by_reference:
+        exclusions = (*exclusions, *_excluded_by_reference(params, reference_date, whole(counts["only_by_reference"]),
+                                                          whole(counts["usable"]), source))
 
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
@@ -371,13 +374,28 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
                          None if is_missing(first_future_day) else as_date(first_future_day), flagged, exclusions)
 
 
-def _excluded_by_reference(params: Params, reference_date: dt.date, count: int, rows_in: int,
+def _reference_drops(params: Params) -> bool:
+    """Whether an explicit reference date drops customers: a derived date has no plausible purchase after it, `flag`
+    keeps them and `fail` stops the run on its own."""
+    return params.reference_date is not None and params.quality["dates_after_reference"] == "drop"
+
+
+def _reference_counts(fails: dict[str, ibis.BooleanValue], drop_ids: Sequence[str]) -> dict[str, ibis.Value]:
+    """Aggregates: the rows only the reference date drops (every other check passes them), and the rows every other
+    dropping check passes."""
+    others = any_of(fails[cid] for cid in drop_ids if cid != "dates_after_reference")
+    usable = ~others if others is not None else ibis.literal(True)
+    return {"only_by_reference": (fails["dates_after_reference"] & usable).cast("int64").sum(),
+            "usable": usable.cast("int64").sum()}
+
+
+def _excluded_by_reference(params: Params, reference_date: dt.date, count: int, usable: int,
                            source: Path | str | None) -> tuple[ReferenceExclusion, ...]:
-    """The customers an explicit reference date drops (dates_after_reference), stopping the run when they are too
-    many; none for a derived date, which nothing plausible falls after, or when the check does not drop."""
-    if params.reference_date is None or params.quality["dates_after_reference"] != "drop" or not count:
+    """The customers only an explicit reference date drops (dates_after_reference), of those every other check
+    passes, stopping the run when they are too many."""
+    if not count:
         return ()
-    found = ReferenceExclusion(reference_date, "customers", count, rows_in, "whose purchase dates fall on or after it")
+    found = ReferenceExclusion(reference_date, "customers", count, usable, "whose purchase dates fall on or after it")
     check_exclusion(found, params, source)
     return (found,)
 

@@ -97,6 +97,14 @@ def test_a_flagged_date_excludes_no_one(tmp_path, capsys):
     assert "reference date" not in capsys.readouterr().out
 
 
+def test_rows_another_check_drops_are_not_the_reference_dates(tmp_path, capsys):
+    # dated 2099, these customers fail implausible_dates too: they would go whatever the reference date
+    data = customer_file(tmp_path, [{"last_purchase_date": "2099-01-01"}] * 3 + [LATER] + [{}] * 19)
+    params = params_copy(DEFAULT, tmp_path, input=data, mart_dir=tmp_path / "mart", reference_date=REFERENCE)
+    assert main(["run", "--params", str(params)]) == 0  # 4 of 23 would be 17.4%
+    assert f"reference date {REFERENCE} excludes 1 of 20 customers (5.0%)" in capsys.readouterr().out
+
+
 # --- orders -------------------------------------------------------------------------------------------------------
 
 ORDERS_REFERENCE = "2026-04-01"
@@ -124,6 +132,13 @@ def test_orders_up_to_the_limit_are_stated_with_the_customers_they_leave_out(tmp
     out = capsys.readouterr().out
     assert f"reference date {ORDERS_REFERENCE} excludes 1 of 41 orders (2.4%) dated on or after it" in out
     assert not [line for line in out.splitlines() if "excludes" in line and "customers" in line]  # no one lost
+
+
+def test_orders_another_check_drops_are_not_the_reference_dates(tmp_path, capsys):
+    # dated 2999, these orders are order_date_in_future's: they would go whatever the reference date
+    params = orders_params(tmp_path, [*before_reference(10), *[("C01", "2999-01-01")] * 4, ("C00", "2026-04-15")])
+    assert main(["run", "--params", str(params)]) == 0  # 5 of 25 would be 20%
+    assert f"reference date {ORDERS_REFERENCE} excludes 1 of 21 orders (4.8%)" in capsys.readouterr().out
 
 
 def test_too_many_orders_stop_before_the_roll_up(tmp_path, capsys, previous):
