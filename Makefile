@@ -5,10 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV    := $(VENV)/.dev-$(shell cat requirements-dev.lock | cksum | cut -d' ' -f1)
-RAW    := data/raw/synthetic_customers.csv
-ORDERS := data/raw/orders
-# the input a params file needs: the orders log (and its customer file) for params/transactions.yaml
-DATA   := $(if $(findstring transactions,$(PARAMS)),$(ORDERS),$(RAW))
+# the input a params file reads is generated only when the params point at the project's synthetic files
+# (data/raw/synthetic_customers.csv, or data/raw/orders with data/raw/tx_customers.csv) and they are missing
+INPUTS  = $(PY) -m segmentation data --params $(PARAMS)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data data-orders mart report rules validate test test-fast test-spark lint screenshots bench dashboard serve clean
@@ -29,29 +28,29 @@ $(DEV): requirements-dev.lock | $(STAMP)
 
 setup: $(STAMP)  ## create or update .venv from requirements.lock (test and lint add requirements-dev.lock)
 
-$(RAW): | $(STAMP)
-	$(PY) -m segmentation generate --out $(RAW)
+data: $(STAMP)  ## generate the synthetic data the params read, if missing (default: 100,000 customers, seed 42)
+	$(INPUTS)
 
-data: $(RAW)  ## generate the synthetic customer file (100,000 rows, seed 42)
+data-orders: $(STAMP)  ## generate customers with unique ids and their orders log (for params/transactions.yaml)
+	$(PY) -m segmentation data --params params/transactions.yaml
 
-$(ORDERS): | $(STAMP)
-	$(PY) -m segmentation generate --out data/raw/tx_customers.csv --transactions $(ORDERS)
-
-data-orders: $(ORDERS)  ## generate customers with unique ids and their orders log (for params/transactions.yaml)
-
-validate: $(STAMP) $(DATA)  ## run the data-quality review only
+validate: $(STAMP)  ## run the data-quality review only
+	$(INPUTS)
 	$(PY) -m segmentation validate --params $(PARAMS)
 
 rules: $(STAMP)  ## lint the segment rules and show which rule wins each score cell
 	$(PY) -m segmentation rules $(PARAMS)
 
-mart: $(STAMP) $(DATA)  ## build the mart (skipped when input, params and code are unchanged)
+mart: $(STAMP)  ## build the mart (skipped when input, params and code are unchanged)
+	$(INPUTS)
 	$(PY) -m segmentation run --params $(PARAMS)
 
-report: $(STAMP) $(DATA)  ## build the mart, the report site and the PDF (PARAMS=params/rfm11.yaml for another)
+report: $(STAMP)  ## build the mart, the report site and the PDF (PARAMS=params/rfm11.yaml for another)
+	$(INPUTS)
 	$(PY) -m segmentation report --params $(PARAMS)
 
-dashboard: $(STAMP) $(DATA)  ## serve the analyst dashboard on http://127.0.0.1:8050
+dashboard: $(STAMP)  ## serve the analyst dashboard on http://127.0.0.1:8050
+	$(INPUTS)
 	$(PY) -m segmentation run --params $(PARAMS)
 	$(PY) -m segmentation dashboard --params $(PARAMS)
 

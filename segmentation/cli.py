@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name", default=None,
                       help="name of the params file (default: the file's name without suffix); never overwritten")
 
+    data = sub.add_parser("data", help="generate the project's synthetic input the params read, if it is missing "
+                                       "(nothing for any other data)")
+    data.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
+
     val = sub.add_parser("validate", help="run only the data-quality review; writes its own data_quality.json, "
                                           "never the mart's")
     _params_options(val)
@@ -62,11 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="build the mart (customer_segments.parquet, summary, insights, manifest)")
     _params_options(run)
     _engine_option(run)
-    run.add_argument("--force", action="store_true", help="rebuild even when the mart is up to date")
+    _force_option(run)
 
     report = sub.add_parser("report", help="build the mart, then the report site and PDF")
     _params_options(report)
     _engine_option(report)
+    _force_option(report)
     report.add_argument("--jobs", type=_positive_int, default=None, help="chapters executed in parallel")
 
     dash = sub.add_parser("dashboard", help="serve the analyst dashboard over the mart")
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--since", type=dt.date.fromisoformat, metavar="DATE",
                      help="transaction input: compare customers as of DATE (orders up to that day) with the mart")
     mig.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
+    _force_option(mig, "with --since: ")
     mig.add_argument("--match", choices=("id", "source"), default="source",
                      help="match customers by source id + first purchase date (default) or by customer_id")
     for command in sub.choices.values():  # `--debug` also after the command; the default keeps one given before it
@@ -137,6 +143,22 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    from segmentation.config.params import load_params
+    from segmentation.synthetic.inputs import missing_project_inputs
+
+    missing = missing_project_inputs(load_params(args.params))
+    if missing is None:  # the user's own data, or the generated files are there
+        return 0
+    from segmentation.synthetic.generate import write_customers
+
+    start = time.perf_counter()
+    write_customers(missing.customers, progress=_say, transactions=missing.orders)
+    orders = f" and their orders to {missing.orders}" if missing.orders else ""
+    _say(f"wrote the synthetic customers to {missing.customers}{orders} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from segmentation.mart.pipeline import validate_dir, validate_only
     from segmentation.mart.store import QUALITY
@@ -177,7 +199,7 @@ def _report(args: argparse.Namespace) -> int:
 
         # builds (or finds up to date) the mart and the one as of that day, then compares them
         _say(f"building mart from {params.transactions.path} and segment migration since {params.transactions.since}")
-        _say(summary_line(migrate_as_of(params, params.transactions.since, progress=_say)))
+        _say(summary_line(migrate_as_of(params, params.transactions.since, progress=_say, force=args.force)))
     else:
         _run(args)
     paths = build_report(params, jobs=args.jobs, progress=_say)
@@ -202,7 +224,7 @@ def _migrate(args: argparse.Namespace) -> int:
         if args.before or args.after:
             raise SegmentationError("migrate: give either --since DATE or --before DIR --after DIR, not both")
         params = _load_params(args)
-        flows = migrate_as_of(params, args.since, progress=_say)
+        flows = migrate_as_of(params, args.since, progress=_say, force=args.force)
         after = params.mart_dir
     elif args.before and args.after:
         flows = migrate(args.before, args.after, params=load_params(args.params), match=args.match)
@@ -215,8 +237,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "generate": _generate, "init": _init, "validate": _validate, "rules": _rules, "run": _run, "report": _report,
-    "dashboard": _dashboard, "migrate": _migrate,
+    "generate": _generate, "init": _init, "data": _data, "validate": _validate, "rules": _rules, "run": _run,
+    "report": _report, "dashboard": _dashboard, "migrate": _migrate,
 }
 
 
@@ -224,6 +246,13 @@ def _params_options(parser: argparse.ArgumentParser) -> None:
     """--params and --input, shared by the commands that read data."""
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help=f"params YAML (default {DEFAULT_PARAMS})")
     parser.add_argument("--input", type=Path, default=None, help="customer file (CSV or Parquet); overrides the params")
+
+
+def _force_option(parser: argparse.ArgumentParser, when: str = "") -> None:
+    """--force, for the commands that build the mart."""
+    parser.add_argument("--force", action="store_true",
+                        help=f"{when}rebuild the mart even when it is up to date, and take over its folder when "
+                             f"another params file built the mart there")
 
 
 def _engine_option(parser: argparse.ArgumentParser) -> None:

@@ -187,12 +187,14 @@ def as_of_dir(mart_dir: Path, since: dt.date) -> Path:
     return mart_dir.with_name(f"{mart_dir.name}-as-of-{since.isoformat()}")
 
 
-def migrate_as_of(params: Params, since: dt.date, *, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+def migrate_as_of(params: Params, since: dt.date, *, progress: Callable[[str], None] | None = None,
+                  force: bool = False) -> pd.DataFrame:
     """Segment migration from transactions: customers as of `since` (orders up to and including that day) against
     the params' mart (all orders before its reference date). Builds both marts when needed; returns the flows.
 
     The earlier mart is `<mart_dir>-as-of-<since>`, with the same rules and checks; orders after `since` are left
-    out of it (counted in its data-quality review), never reported as an error there.
+    out of it (counted in its data-quality review), never reported as an error there, however many they are.
+    `force` rebuilds both marts (taking over folders other params files built).
     """
     from segmentation.mart.pipeline import run  # the pipeline is only needed here; report chapters import this module
 
@@ -201,7 +203,7 @@ def migrate_as_of(params: Params, since: dt.date, *, progress: Callable[[str], N
             f"{params.path}: --since needs transaction input (a 'transactions' section); with customer files, "
             f"compare two mart snapshots with --before and --after"
         )
-    after = run(params, progress=progress)
+    after = run(params, force=force, progress=progress)
     after_date = dt.date.fromisoformat(after.manifest["reference_date"])
     if since + dt.timedelta(days=1) >= after_date:
         raise MigrationError(
@@ -210,9 +212,9 @@ def migrate_as_of(params: Params, since: dt.date, *, progress: Callable[[str], N
         )
     before_params = replace(
         params, reference_date=since + dt.timedelta(days=1), mart_dir=as_of_dir(params.mart_dir, since),
-        quality={**params.quality, "orders_after_reference": "drop"},
+        quality={**params.quality, "orders_after_reference": "drop"}, max_excluded_by_reference=1.0,
     )
-    run(before_params, progress=progress)
+    run(before_params, force=force, progress=progress)
     return migrate(before_params.mart_dir, params.mart_dir, params=params)
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from segmentation.config.params import ORDER_CHECKS, QUALITY_CHECKS, Params, load_params
 from segmentation.mart.pipeline import run
+from segmentation.mart.store import owner_record
 from segmentation.synthetic.generate import write_customers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,7 @@ def free_text(value: object, allowed: frozenset[str] | set[str] = frozenset(), w
 def configured_text(params: Params) -> set[str]:
     """Text a mart may copy from the configuration: segment names, check descriptions, the paths of the run."""
     paths = {str(p) for p in (params.path, params.input_path, params.mart_dir) if p is not None}
+    paths |= set(owner_record(params.path, params.mart_dir).values())  # the params file, as the manifest records it
     descriptions = {description for _, description in (*QUALITY_CHECKS.values(), *ORDER_CHECKS.values())}
     return {seg.name for seg in params.all_segments} | descriptions | paths
 

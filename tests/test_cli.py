@@ -20,7 +20,7 @@ def run_module(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_every_subcommand():
     result = run_module("segmentation", "--help")
     assert result.returncode == 0
-    for command in ("generate", "init", "validate", "rules", "run", "report", "dashboard"):
+    for command in ("generate", "init", "data", "validate", "rules", "run", "report", "dashboard"):
         assert command in result.stdout
 
 

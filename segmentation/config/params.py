@@ -71,6 +71,10 @@ NUMBER_LIMIT = 1e12
 EARLIEST_DATE = dt.date(1900, 1, 1)
 MAX_MONEY = 1_000_000_000
 MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1, 100_000
+# The largest share of customers (or orders) an explicit reference_date may leave out before the run stops.
+MAX_EXCLUDED_BY_REFERENCE = 0.05
+# Where a params file's mart goes when it sets no mart_dir: beside the others, named after the params file.
+DEFAULT_MART_DIR = "data/mart-{name}"
 
 # Okabe–Ito and Tableau colours: distinguishable for colour-blind readers; fallback is grey.
 DEFAULT_PALETTE = (
@@ -83,7 +87,7 @@ SEGMENT_KEYS = {"id", "name", "description", "actions", "risks", "color", "r", "
 FALLBACK_KEYS = SEGMENT_KEYS - {"r", "f", "m"}
 TOP_KEYS = {
     "title", "input", "transactions", "mart_dir", "reference_date", "scores", "quality", "plausible", "premium",
-    "privacy", "engine", "segments", "fallback", "chapters", "currency",
+    "privacy", "engine", "segments", "fallback", "chapters", "currency", "max_excluded_by_reference",
 }
 HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
@@ -175,6 +179,8 @@ class Params:
     fallback: Segment
     plausible: PlausibleParams = field(default_factory=PlausibleParams)
     currency: str = DEFAULT_CURRENCY  # ISO 4217 code of every amount in the input, the mart and what shows them
+    # an explicit reference_date that leaves out more than this share of customers or orders stops the run
+    max_excluded_by_reference: float = MAX_EXCLUDED_BY_REFERENCE
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -328,7 +334,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         sha256=sha256,
         title=_title(path, raw.get("title", "Customer segmentation")),
         input_path=None if raw.get("input", "") is None else _path(root, raw.get("input", DEFAULT_INPUT)),
-        mart_dir=_path(root, raw.get("mart_dir", "data/mart")),
+        mart_dir=_path(root, raw.get("mart_dir", DEFAULT_MART_DIR.format(name=path.stem))),
         chapters_dir=_path(root, raw.get("chapters", "chapters")),
         transactions=transactions,
         reference_date=_date(path, raw.get("reference_date")),
@@ -342,6 +348,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         fallback=fallback,
         plausible=plausible,
         currency=_currency(path, raw.get("currency", DEFAULT_CURRENCY)),
+        max_excluded_by_reference=_share(path, raw, "max_excluded_by_reference", MAX_EXCLUDED_BY_REFERENCE),
         raw=raw,
     )
 
@@ -368,6 +375,15 @@ def _plausible(path: Path, raw: dict[str, Any]) -> PlausibleParams:
     if not 0 < max_money <= NUMBER_LIMIT:
         raise ParamsError(f"{path}: plausible: key 'max_money' must be {bound}, got {max_money!r}")
     return PlausibleParams(earliest_date=earliest, latest_date=latest, max_money=max_money)
+
+
+def _share(path: Path, raw: dict[str, Any], key: str, default: float) -> float:
+    """A top-level share: a number in [0, 1] (0.05 is 5%)."""
+    value = raw.get(key, default)
+    if type(value) not in (int, float) or not 0 <= value <= 1:  # NaN fails the range too
+        raise ParamsError(f"{path}: key '{key}' must be a share: a number in [0, 1], e.g. {default} for "
+                          f"{default:.0%}, got {value!r}")
+    return float(value)
 
 
 def _transactions(path: Path, raw: dict[str, Any], root: Path) -> TransactionParams | None:

@@ -35,7 +35,16 @@ from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
 from segmentation.mart.engine import store
 from segmentation.mart.load import ROW, read_raw, read_text_csv, stored_with_row_numbers, unreadable
-from segmentation.mart.quality import RAW, CheckResult, any_of, as_date, is_missing, parse_fields
+from segmentation.mart.quality import (
+    RAW,
+    CheckResult,
+    ReferenceExclusion,
+    any_of,
+    as_date,
+    check_exclusion,
+    is_missing,
+    parse_fields,
+)
 from segmentation.mart.store import file_sha256
 
 ORDER_TYPES = {"order_id": "string", "customer_id": "string", "order_date": "date", "order_value": "float64",
@@ -81,6 +90,7 @@ class OrderReview:
     customers_without_orders: int | None
     checks: list[CheckResult]
     first_future_day: dt.date | None = None  # earliest order dated after the run's day: it counts once that day comes
+    exclusions: tuple[ReferenceExclusion, ...] = ()  # the orders (and customers) an explicit reference date leaves out
 
     def to_json(self) -> dict[str, Any]:
         """The orders part of data_quality.json."""
@@ -190,12 +200,17 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     checks = {cid: any_of(predicates.values()) for cid, predicates in per_field.items()}
     dropping = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop")
     passes = ~dropping if dropping is not None else ibis.literal(True)
+    only_by_reference = _only_by_reference(checks, params)
     # the latest order that passes every other check fixes the default reference date
     counts = parsed.aggregate(
         rows=_.count(),
         latest=ibis.ifelse(passes, parsed.order_date, None).max(),
         future=ibis.ifelse(checks["order_date_in_future"], parsed.order_date, None).min(),
         **{cid: p.cast("int64").sum() for cid, p in checks.items()},
+        **({} if only_by_reference is None else {
+            "only_by_reference": only_by_reference.cast("int64").sum(),
+            "usable": (~_others_dropping(checks, params)).cast("int64").sum(),
+        }),
     ).execute().iloc[0]
     rows_in = int(counts["rows"])
     if not rows_in:
@@ -203,10 +218,14 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     results = [_result(parsed, source, params, cid, whole(counts[cid]), checks[cid], per_field=per_field[cid])
                for cid in checks]
     reference_date = params.reference_date or _day_after(counts["latest"], source, params, rows_in, results)
+    exclusions = () if only_by_reference is None else _orders_excluded(  # may stop the run before the roll-up
+        params, source, whole(counts["only_by_reference"]), whole(counts["usable"]))
 
     kept = parsed.filter(passes)
     frequency = "orders" if "order_id" in parsed.columns else "days"
     purchases = store(con, "purchases", roll_up(kept, "order_id" if frequency == "orders" else "order_date"))
+    if exclusions:
+        exclusions += _customers_excluded(parsed, only_by_reference, params, purchases, source)
 
     without_orders = None
     if params.input_path is not None:
@@ -224,7 +243,46 @@ def review_orders(con: BaseBackend, params: Params, *, today: dt.date | None = N
     rows_out = whole(purchases[ORDER_LINES].sum().execute())
     future = None if is_missing(counts["future"]) else as_date(counts["future"])
     return OrderReview(customers, reference_date, source, rows_in, rows_out, frequency, without_orders, results,
-                       future)
+                       future, exclusions)
+
+
+def _others_dropping(checks: dict[str, ibis.BooleanValue], params: Params) -> ibis.BooleanValue:
+    """True on an order that a dropping check other than orders_after_reference removes."""
+    others = any_of(p for cid, p in checks.items() if params.quality[cid] == "drop" and cid != "orders_after_reference")
+    return others if others is not None else ibis.literal(False)
+
+
+def _only_by_reference(checks: dict[str, ibis.BooleanValue], params: Params) -> ibis.BooleanValue | None:
+    """True on an order that only the explicit reference date removes (every other check passes it); None without
+    an explicit date, or when orders_after_reference does not drop (`fail` stops the run on its own)."""
+    if "orders_after_reference" not in checks or params.quality["orders_after_reference"] != "drop":
+        return None
+    return checks["orders_after_reference"] & ~_others_dropping(checks, params)
+
+
+def _orders_excluded(params: Params, source: OrderSource, count: int, usable: int) -> tuple[ReferenceExclusion, ...]:
+    """The orders only an explicit reference date drops, of those every other check passes, stopping the run when
+    they are too many."""
+    if not count:
+        return ()
+    assert params.reference_date is not None  # the check runs only with an explicit date
+    found = ReferenceExclusion(params.reference_date, "orders", count, usable, "dated on or after it")
+    check_exclusion(found, params, source.pattern)
+    return (found,)
+
+
+def _customers_excluded(parsed: ibis.Table, only_by_reference: ibis.BooleanValue, params: Params,
+                        purchases: ibis.Table, source: OrderSource) -> tuple[ReferenceExclusion, ...]:
+    """The customers whose every order (of those passing the other checks) an explicit reference date drops, of
+    all the customers with such an order, stopping the run when they are too many. One more scan of the orders,
+    only when the date drops some."""
+    assert params.reference_date is not None
+    lost = parsed.filter(only_by_reference).select("customer_id").distinct().anti_join(purchases, "customer_id")
+    count = whole(lost.count().execute())
+    found = ReferenceExclusion(params.reference_date, "customers", count,
+                               count + whole(purchases.count().execute()), "whose orders all fall on or after it")
+    check_exclusion(found, params, source.pattern)
+    return (found,) if count else ()
 
 
 def roll_up(orders: ibis.Table, visit: str) -> ibis.Table:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from segmentation import __version__
-from segmentation.config.params import Params
+from segmentation.config.params import DEFAULT_MART_DIR, Params
 from segmentation.config.schema import PERSONAL_FIELDS, field_names
 from segmentation.core import atomic
 from segmentation.core.errors import MartFolderError
@@ -46,9 +46,11 @@ from segmentation.mart.store import (
     SCHEMA_VERSION,
     SUMMARY,
     check_mart_dir,
+    check_owner,
     check_writable,
     file_sha256,
     mismatch,
+    owner_record,
     publishing,
     settle,
     write_json,
@@ -83,6 +85,9 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
     say = progress or (lambda _msg: None)
     check_mart_dir(params.mart_dir, keep=_kept_paths(params), params_path=params.path)
     settle(params.mart_dir)  # finish a publish a killed run committed; remove what killed runs left
+    current = _existing_manifest(params.mart_dir)
+    if not force:  # a mart another params file built is taken over only when asked to
+        check_owner(current, params.path, params.mart_dir, own_folder=own_mart_dir(params))
     # the input's hashes are read in the background: only an up-to-date check waits for them before the build
     input_hashes = _in_background(_input_hashes, params)
     fingerprint = {
@@ -92,7 +97,6 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         # a mart as of another day (migration from transactions) is the same params file with another date
         "reference_date": None if params.reference_date is None else params.reference_date.isoformat(),
     }
-    current = _existing_manifest(params.mart_dir)
     if (not force and current and current.get("schema_version") == SCHEMA_VERSION
             and not _future_day_due(current)):
         fingerprint.update(input_hashes())
@@ -114,6 +118,8 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
         review = quality.review(con, raw, params, **options)
         validated = review.table  # a filter over the stored checked table: cheap to scan again
         note(f"{review.rows_in:,} → {review.rows_out:,} customers")
+    for exclusion in review.exclusions:
+        say(f"  {exclusion.describe()}")
     with _stage("ids", timings, say):
         # a narrow table (row → number): sorting only the tie-break fields costs less than numbering whole rows
         numbers = store(con, "customer_numbers", customer_numbers(validated), in_order=False)
@@ -181,6 +187,8 @@ def validate_only(params: Params, *, out_dir: Path | None = None,
             raise MartFolderError(f"{out_dir}: cannot write the review: {exc.strerror or exc}") from exc
     for check in review.checks:
         say(f"{check.id:<22} {check.policy:<5} {check.count:>9,}  {check.action}")
+    for exclusion in review.exclusions:
+        say(exclusion.describe())
     say(f"{review.rows_in:,} rows in, {review.rows_out:,} rows pass; "
         f"{review.duplicate_ids['ids']:,} ids used by {review.duplicate_ids['rows']:,} rows")
     return review
@@ -197,6 +205,13 @@ def _check_validate_dir(out_dir: Path, params: Params) -> None:
     if out_dir.resolve() == params.mart_dir.resolve() or (out_dir / MANIFEST).exists():
         raise MartFolderError(f"{out_dir}: the review of `validate` cannot go into a mart folder (the mart's own "
                               f"data_quality.json is written by `run`); pick another folder for --out")
+
+
+def own_mart_dir(params: Params) -> Path | None:
+    """Where the params' mart goes when they set no mart_dir (named after the file, under the working folder), or
+    None when that is where it goes now."""
+    derived = Path(DEFAULT_MART_DIR.format(name=params.name))
+    return None if (Path.cwd() / derived).resolve() == params.mart_dir.resolve() else derived
 
 
 def _kept_paths(params: Params) -> tuple[Path | None, ...]:
@@ -222,6 +237,7 @@ def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[s
         "optional": quality.OPTIONAL_FIELDS if params.input_path is not None else unknown,
         "orders": found.to_json(),
         "order_checks": found.checks,
+        "exclusions": found.exclusions,
     }
     return found.customers, options
 
@@ -248,7 +264,8 @@ def build_manifest(params: Params, fingerprint: dict[str, Any], review: quality.
     return {
         "schema_version": SCHEMA_VERSION,
         "fingerprint": fingerprint,
-        "params": {"path": str(params.path), "name": params.name, "sha256": params.sha256},
+        "params": {"path": str(params.path), "name": params.name, "sha256": params.sha256,
+                   **owner_record(params.path, params.mart_dir)},
         "input": {"path": None if params.input_path is None else str(params.input_path),
                   "sha256": fingerprint["input_sha256"], "rows": review.rows_in},
         **({"transactions": {**review.orders, "sha256": fingerprint["transactions_sha256"]}} if review.orders else {}),

@@ -85,6 +85,40 @@ class CheckResult:
             f" {describe_rows(self.count)}"
 
 
+@dataclass(frozen=True)
+class ReferenceExclusion:
+    """What an explicit reference date leaves out: `count` of `total` customers or orders (`unit`), and why."""
+
+    reference_date: dt.date
+    unit: str  # "customers" or "orders"
+    count: int
+    total: int
+    why: str  # e.g. "whose purchase dates fall on or after it"
+
+    @property
+    def share(self) -> float:
+        """The part of the total left out (0 when there is none)."""
+        return self.count / self.total if self.total else 0.0
+
+    def describe(self) -> str:
+        """One console line: 'reference date 2026-05-01 excludes 41,223 of 100,000 customers (41.2%) whose …'."""
+        return (f"reference date {self.reference_date} excludes {self.count:,} of {self.total:,} {self.unit} "
+                f"({self.share:.1%}) {self.why}")
+
+
+def check_exclusion(exclusion: ReferenceExclusion, params: Params, source: Path | str | None) -> None:
+    """Stop, in one line naming the two settings that decide it, when the reference date leaves out more than
+    `max_excluded_by_reference` of the customers or orders."""
+    limit = params.max_excluded_by_reference
+    if exclusion.share <= limit:
+        return
+    raise InputDataError(
+        f"{source}: {exclusion.describe()}, more than max_excluded_by_reference ({limit:.1%}) allows; set a later "
+        f"reference_date in {params.path} (or null: the day after the latest purchase), or raise "
+        f"max_excluded_by_reference there"
+    )
+
+
 @dataclass
 class QualityReview:
     """The validated table and the review that produced it."""
@@ -103,6 +137,8 @@ class QualityReview:
     # every input row with its flags (`table` has none), dropped ones too: joined to a table that only validated
     # rows are in (the id numbers), it gives the validated rows without filtering them again
     flagged: ibis.Table | None = None
+    # what an explicit reference date left out (orders, and the customers they leave without one, come first)
+    exclusions: tuple[ReferenceExclusion, ...] = ()
 
     def to_json(self, input_path: Path | str | None) -> dict[str, Any]:
         """The review as written to data_quality.json (order checks, if any, come first in `checks`)."""
@@ -252,7 +288,8 @@ def no_rows(source: Path | str | None) -> InputDataError:
 def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | str | None = None,
            reference_date: dt.date | None = None, optional: tuple[str, ...] = OPTIONAL_FIELDS,
            orders: dict[str, Any] | None = None, order_checks: list[CheckResult] = (),
-           today: dt.date | None = None, file_order: bool = False) -> QualityReview:
+           today: dt.date | None = None, file_order: bool = False,
+           exclusions: Sequence[ReferenceExclusion] = ()) -> QualityReview:
     """Run every check on the raw table, apply the policies, and return the validated table with the review.
 
     One pass over the raw table parses it and runs every check a row decides alone into a stored table (typed
@@ -263,7 +300,9 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     empty. With transaction input, `orders` and `order_checks` are the orders table's review, reported ahead of the
     customer checks. `today` (the day of the run by default) ends the plausible date window unless the params set
     plausible.latest_date. `file_order`: `raw` is the customer file as read, row for row (`load.store_rows`). No
-    row left after the checks stops the run, naming the checks that removed the rows.
+    row left after the checks stops the run, naming the checks that removed the rows. An explicit reference date
+    that drops more than `max_excluded_by_reference` of the rows stops it too; `exclusions` are what it left out of
+    the orders, reported first.
     """
     parsed = parse(raw)
     source = source or params.input_path
@@ -287,8 +326,10 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     if params.plausible.latest_date is None:  # the window ends on the day of the run, so it moves with the clock
         after_today = [ibis.ifelse(marked[n] > ibis.date(today), marked[n], None).min() for n in DATES]
         future = {"first_future_day": ibis.least(*after_today)}
+    by_reference = _reference_counts(fails, drop_ids) if _reference_drops(params) else {}
     counts = marked.aggregate(
         **future,
+        **by_reference,
         rows=_.count(),
         dropped=(dropped if dropped is not None else ibis.literal(False)).cast("int64").sum(),
         **{cid: fail.cast("int64").sum() for cid, fail in fails.items()},
@@ -307,6 +348,9 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
             if policy == "fail":
                 raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
         results.append(result)
+    if by_reference:
+        exclusions = (*exclusions, *_excluded_by_reference(params, reference_date, whole(counts["only_by_reference"]),
+                                                          whole(counts["usable"]), source))
 
     rows_out = rows_in - whole(counts["dropped"])
     if not rows_out:
@@ -327,7 +371,33 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     first_future_day = counts.get("first_future_day")
     return QualityReview(validated, reference_date, rows_in, rows_out, duplicate_ids, [*order_checks, *results],
                          optional, orders, params.plausible,
-                         None if is_missing(first_future_day) else as_date(first_future_day), flagged)
+                         None if is_missing(first_future_day) else as_date(first_future_day), flagged, exclusions)
+
+
+def _reference_drops(params: Params) -> bool:
+    """Whether an explicit reference date drops customers: a derived date has no plausible purchase after it, `flag`
+    keeps them and `fail` stops the run on its own."""
+    return params.reference_date is not None and params.quality["dates_after_reference"] == "drop"
+
+
+def _reference_counts(fails: dict[str, ibis.BooleanValue], drop_ids: Sequence[str]) -> dict[str, ibis.Value]:
+    """Aggregates: the rows only the reference date drops (every other check passes them), and the rows every other
+    dropping check passes."""
+    others = any_of(fails[cid] for cid in drop_ids if cid != "dates_after_reference")
+    usable = ~others if others is not None else ibis.literal(True)
+    return {"only_by_reference": (fails["dates_after_reference"] & usable).cast("int64").sum(),
+            "usable": usable.cast("int64").sum()}
+
+
+def _excluded_by_reference(params: Params, reference_date: dt.date, count: int, usable: int,
+                           source: Path | str | None) -> tuple[ReferenceExclusion, ...]:
+    """The customers only an explicit reference date drops (dates_after_reference), of those every other check
+    passes, stopping the run when they are too many."""
+    if not count:
+        return ()
+    found = ReferenceExclusion(reference_date, "customers", count, usable, "whose purchase dates fall on or after it")
+    check_exclusion(found, params, source)
+    return (found,)
 
 
 def _fails(table: ibis.Table, all_checks: Sequence[Check]) -> dict[str, ibis.BooleanValue]:

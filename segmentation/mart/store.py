@@ -38,6 +38,8 @@ CONTACTS = "customer_contacts.parquet"
 MIGRATION = "segment_migration.parquet"
 MIGRATION_JSON = "migration.json"
 MART_FILES = (CUSTOMERS, SUMMARY, INSIGHTS, QUALITY, MANIFEST)  # every mart has these
+# in the manifest's `params`: the params file that built the mart, found wherever it runs (see owner_record)
+OWNER_FILE, OWNER_FROM_MART = "file", "path_from_mart"
 FILES = "files"  # the manifest's list of the mart's other files: {name: {"bytes": n, "sha256": hex}}
 BUILD_HINT = "make mart"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the package: the checkout, run from one
@@ -148,6 +150,48 @@ def check_mart_dir(mart_dir: Path, *, keep: Iterable[Path | None] = (), params_p
     if folders:
         raise MartFolderError(f"{path}: the mart folder{where} holds a folder, {folders[0]}, which a mart never "
                               f"has; move it out (publishing would delete it)")
+
+
+def owner_record(params_path: Path, mart_dir: Path) -> dict[str, str]:
+    """How a mart records the params file that owns it, besides the path as given: the file's absolute path, and
+    its path relative to the mart folder (both resolved). A mart belongs to a params file while either still
+    matches: a copied mart folder keeps the first, a moved project the second."""
+    params_file, folder = Path(params_path).resolve(), Path(mart_dir).resolve()
+    return {OWNER_FILE: str(params_file), OWNER_FROM_MART: Path(os.path.relpath(params_file, folder)).as_posix()}
+
+
+def other_owner(manifest: dict[str, Any] | None, params_path: Path, mart_dir: Path) -> str | None:
+    """The params file that built the mart in `mart_dir` when it is not `params_path` (None when it is, or when
+    there is no mart). A mart from before the record is told apart by the params file's name."""
+    recorded = (manifest or {}).get("params")
+    if not isinstance(recorded, dict):
+        return None
+    if OWNER_FILE not in recorded:
+        name = recorded.get("name")
+        return None if not isinstance(name, str) or name == Path(params_path).stem else str(recorded.get("path"))
+    ours = owner_record(params_path, mart_dir)
+    if any(recorded.get(key) == ours[key] for key in ours):
+        return None
+    given = recorded.get("path")
+    # the path as given when it still names that file from here; else the absolute one
+    same = isinstance(given, str) and str(Path(given).resolve()) == recorded[OWNER_FILE]
+    return given if same else str(recorded[OWNER_FILE])
+
+
+def check_owner(manifest: dict[str, Any] | None, params_path: Path, mart_dir: Path, *,
+                own_folder: Path | None = None) -> None:
+    """Refuse, in one line naming both params files, to build over a mart another params file built.
+
+    `own_folder`, when given, is where `params_path`'s mart goes without `mart_dir` (named after the file).
+    """
+    other = other_owner(manifest, params_path, mart_dir)
+    if other is None:
+        return
+    default = f" (left out, it is {own_folder})" if own_folder is not None else ""
+    raise MartFolderError(
+        f"{mart_dir}: holds the mart of {other}, not of {params_path}; give {params_path} a mart_dir of its "
+        f"own{default}, or add --force to take this folder over (replacing the mart of {other})"
+    )
 
 
 def settle(mart_dir: Path) -> None:

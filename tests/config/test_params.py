@@ -80,6 +80,13 @@ def swap_first_two(raw):
         (lambda raw: raw["engine"].update(spark_master="localhost"),
          "engine: key 'spark_master' must be a Spark master URL"),
         (lambda raw: raw["engine"].update(spark_url="sc://x"), "engine: unknown key 'spark_url'"),
+        (lambda raw: raw.update(max_excluded_by_reference="5%"),
+         "key 'max_excluded_by_reference' must be a share: a number in [0, 1], e.g. 0.05 for 5%, got '5%'"),
+        (lambda raw: raw.update(max_excluded_by_reference=5), "key 'max_excluded_by_reference' must be a share"),
+        (lambda raw: raw.update(max_excluded_by_reference=-0.1), "key 'max_excluded_by_reference' must be a share"),
+        (lambda raw: raw.update(max_excluded_by_reference=True), "key 'max_excluded_by_reference' must be a share"),
+        (lambda raw: raw.update(max_excluded_by_reference=float("nan")),
+         "key 'max_excluded_by_reference' must be a share"),
         # a catch-all rule first leaves nothing for the rules after it
         (lambda raw: raw["segments"].insert(0, {**raw["segments"][0], "id": "all",
                                                 "r": [1, 5], "f": [1, 5], "m": [1, 5]}),
@@ -149,3 +156,20 @@ def test_unknown_currency_is_one_line_naming_key_and_example(tmp_path, currency)
     assert message == (f"{path}: key 'currency' must be an ISO 4217 currency code such as USD, GBP or EUR, "
                        f"got {currency!r}")
     assert "\n" not in message
+
+
+def test_the_share_a_reference_date_may_exclude_defaults_to_five_percent(tmp_path):
+    assert load_params(DEFAULT).max_excluded_by_reference == 0.05
+    for share in (0, 0.2, 1):
+        params = load_params(edited(tmp_path, lambda raw, share=share: raw.update(max_excluded_by_reference=share)))
+        assert params.max_excluded_by_reference == share
+
+
+def test_without_mart_dir_the_mart_is_named_after_the_params_file(tmp_path):
+    raw = yaml.safe_load(DEFAULT.read_text())
+    raw.pop("mart_dir")
+    path = tmp_path / "params" / "mine.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert load_params(path, root=tmp_path).mart_dir == tmp_path / "data" / "mart-mine"
+    assert load_params(DEFAULT, root=tmp_path).mart_dir == tmp_path / "data" / "mart"  # explicit: kept as written

@@ -438,3 +438,23 @@ def test_cards_figures_page_and_export_use_the_params_currency(small_mart_gbp: P
     exported = _download(data, Filters(), EXPORT_ALL)
     assert "monetary_gbp" in exported.columns and "monetary" not in exported.columns
     np.testing.assert_allclose(exported["monetary_gbp"].sum(), data.revenue)  # plain numbers, no symbol
+
+
+def test_the_header_names_the_params_file_the_mart_records(small_mart: Params, tmp_path: Path) -> None:
+    # served without params, or from a copy of the mart folder: the label still comes from the mart's manifest
+    copy = tmp_path / "copy-of-the-mart"
+    shutil.copytree(small_mart.mart_dir, copy)
+    for app in (create_app(small_mart.mart_dir, params=small_mart), create_app(copy)):
+        text = _texts(app.layout())
+        assert f"params {small_mart.name}" in text and "mart copy-of-the-mart" not in text
+
+
+def test_a_mart_of_another_params_file_is_refused_not_shown_under_its_name(small_mart: Params) -> None:
+    mine = small_mart.path.with_name("mine.yaml")
+    mine.write_bytes(small_mart.path.read_bytes())  # the same mart_dir: the mart there is default.yaml's
+    try:
+        text = _texts(create_app(small_mart.mart_dir, params=load_params(mine)).layout())
+    finally:
+        mine.unlink()
+    assert f"holds the mart of {small_mart.path}, not of {mine}" in text
+    assert f"python -m segmentation run --params {mine} --force" in text and "params mine" not in text

@@ -99,7 +99,8 @@ class Builds:
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory, small_csv) -> Builds:
-    """The old and the new build of one mart folder, each kept as a copy of its files."""
+    """The old and the new build of one mart folder, each kept as a copy of its files. Their params files differ, so a
+    build of one over the other takes the folder over (`force`)."""
     folder = tmp_path_factory.mktemp("publish")
     mart_dir = folder / "mart"
     fewer = pd.read_csv(small_csv, dtype=str, keep_default_na=False).head(1_500)
@@ -112,7 +113,7 @@ def builds(tmp_path_factory, small_csv) -> Builds:
                                   mart_dir=mart_dir))
     run(new)
     new_files = files_of(mart_dir)
-    run(old)
+    run(old, force=True)
     return Builds(mart_dir, old, new, files_of(mart_dir), new_files)
 
 
@@ -129,7 +130,7 @@ def reset_to_old(builds: Builds) -> None:
 
 def test_a_run_killed_at_every_publish_step_leaves_the_mart_wholly_old_or_wholly_new(builds: Builds, tmp_path: Path):
     reset_to_old(builds)
-    probe = cli_killed_at(0, "run", "--params", str(builds.new.path))
+    probe = cli_killed_at(0, "run", "--force", "--params", str(builds.new.path))
     assert probe.returncode == 0, probe.stderr
     steps = [line.removeprefix("STEP ") for line in probe.stdout.splitlines() if line.startswith("STEP ")]
     assert steps[0] == "commit" and f"remove {CONTACTS}" in steps and steps[-1] == "done"
@@ -139,7 +140,7 @@ def test_a_run_killed_at_every_publish_step_leaves_the_mart_wholly_old_or_wholly
     outcomes = []
     for kill_at, step in enumerate(steps, start=1):
         reset_to_old(builds)
-        killed = cli_killed_at(kill_at, "run", "--params", str(builds.new.path))
+        killed = cli_killed_at(kill_at, "run", "--force", "--params", str(builds.new.path))
         assert killed.returncode == -signal.SIGKILL, (step, killed.stderr)
 
         # a reader finishes the publish first (on a copy: the next run gets the killed state too)
@@ -151,9 +152,10 @@ def test_a_run_killed_at_every_publish_step_leaves_the_mart_wholly_old_or_wholly
         assert len(mart.customers) == (2_000 if outcome == "old" else 1_500)
         outcomes.append(outcome)
 
-        # the next run finishes it too, and is "up to date" only when the new build is wholly there
+        # the next run finishes it too, and is "up to date" only when the new build is wholly there (the old one,
+        # another params file's, it takes over)
         said: list[str] = []
-        result = run(builds.new, progress=said.append)
+        result = run(builds.new, force=outcome == "old", progress=said.append)
         assert result.skipped is (outcome == "new"), (step, said)
         assert same_build(files_of(builds.mart_dir), builds.new_files)
         assert not leftovers(builds.mart_dir)  # the run removes the dead staging too; a reader leaves it be
@@ -165,7 +167,7 @@ def test_a_run_killed_at_every_publish_step_leaves_the_mart_wholly_old_or_wholly
 def test_contacts_go_when_consent_is_withdrawn(builds: Builds):
     reset_to_old(builds)
     assert CONTACTS in files_of(builds.mart_dir)
-    run(builds.new)
+    run(builds.new, force=True)
     assert CONTACTS not in files_of(builds.mart_dir)
     assert CONTACTS not in json.loads((builds.mart_dir / MANIFEST).read_text())[FILES]
 
@@ -263,7 +265,7 @@ def test_migrate_adds_its_files_to_the_manifest_and_a_rebuild_removes_them(build
 
 def test_a_reader_that_cannot_finish_an_interrupted_publish_says_so(builds: Builds, monkeypatch):
     reset_to_old(builds)
-    killed = cli_killed_at(3, "run", "--params", str(builds.new.path))  # after the commit, among the installs
+    killed = cli_killed_at(3, "run", "--force", "--params", str(builds.new.path))  # after the commit, among installs
     assert killed.returncode == -signal.SIGKILL
     assert atomic.interrupted(builds.mart_dir)
 
@@ -379,7 +381,7 @@ def test_a_refused_rename_is_one_line_and_keeps_the_previous_mart(builds: Builds
         return real_replace(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", refuse)
-    assert main(["run", "--params", str(builds.new.path)]) == 2
+    assert main(["run", "--force", "--params", str(builds.new.path)]) == 2
     monkeypatch.undo()
     assert "cannot publish the mart: Permission denied (the previous mart is unchanged)" in one_line_error(capsys)
     assert files_of(builds.mart_dir) == builds.old_files and not leftovers(builds.mart_dir)

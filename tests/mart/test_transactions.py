@@ -115,7 +115,8 @@ def test_bad_orders_are_counted_named_and_left_out(tmp_path):
     orders = tmp_path / "orders.csv"
     orders.write_text(ORDERS + "7,A,2026-02-01,0,1\n8,B,2026-02-01,-3.00,1\n9,B,2999-01-01,5.00,1\n"
                       "10,Z,2026-02-01,9.00,1\n11,,2026-02-01,9.00,1\n12,C,2026-05-01,9.00,1\n")
-    params = tx_params(tmp_path, orders, write_customers(tmp_path / "customers.csv"))
+    # the reference date alone leaves out 1 of the 9 orders the other checks pass: allowed here
+    params = tx_params(tmp_path, orders, write_customers(tmp_path / "customers.csv"), max_excluded_by_reference=0.2)
     run(params)
     found = checks_by_id(params)
     assert found["order_value_not_positive"]["count"] == 2
