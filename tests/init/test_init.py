@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 
 CDNOW = ROOT / "tests" / "fixtures" / "cdnow" / "cdnow_orders.csv.gz"
 TOP_KEYS = {"title", "currency", "input", "transactions", "reference_date", "scores", "quality", "plausible",
-            "engine", "premium", "privacy", "segments", "fallback"}
+            "engine", "premium", "privacy", "segments", "fallback", "max_excluded_by_reference"}
 FORMAT_KEYS = {"separator", "header", "date_format", "decimal", "thousands"}
 HOSTILE = ['Customer "ID"\n<script>alert(1)</script>', "Order {{ date }}", "Amount: &x *y !!python/object",
            "Country", "'; DROP TABLE x; --"]
