@@ -26,8 +26,9 @@ from segmentation.core import atomic
 from segmentation.core.errors import MartFolderError, MartMissingError, SegmentationError
 
 # 2: the manifest lists every file with its size and sha256; 3: numbers only, no sentences (key traits as numbers in
-# the summary, insights without title and sentence, data-quality checks without their action text)
-SCHEMA_VERSION = 3
+# the summary, insights without title and sentence, data-quality checks without their action text); 4: the orders
+# review states its returns (data_quality.json's orders.returns) and the attributes taken from the orders
+SCHEMA_VERSION = 4
 CUSTOMERS = "customer_segments.parquet"
 SUMMARY = "segment_summary.parquet"
 INSIGHTS = "insights.json"
