@@ -325,3 +325,22 @@ def test_european_numbers_and_dates_read_the_same_on_both_engines_and_fail_alike
     assert messages["spark"] == messages["duckdb"]
     assert "field order_value (column 'Betrag'): 2 values do not parse" in messages["duckdb"]
     assert "row 1 '1.234,56'" in messages["duckdb"]
+
+
+@pytest.mark.spark
+def test_a_mapped_european_customer_file_reads_the_same_on_both_engines(tmp_path, spark, small_csv):
+    from tests.mart.test_load import RENAMED, european
+
+    export = tmp_path / "export.csv"
+    european(pd.read_csv(small_csv, dtype=str, keep_default_na=False).iloc[:300]).to_csv(export, index=False, sep=";")
+    section = {"path": str(export), "columns": RENAMED,
+               "format": {"separator": ";", "decimal": ",", "date_format": "%d/%m/%Y"}}
+    built = {}
+    for name in ("duckdb", "spark"):
+        (tmp_path / name).mkdir()
+        built[name] = load_params(params_copy(ROOT / "params" / "default.yaml", tmp_path / name, input=section,
+                                              mart_dir=tmp_path / name / "mart", reference_date="2026-11-01",
+                                              engine={**LOCAL, "name": name}))
+        run(built[name])
+    assert_same_marts(built)
+    assert len(pd.read_parquet(built["spark"].mart_dir / CUSTOMERS)) > 250
