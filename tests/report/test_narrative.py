@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from segmentation.mart.pipeline import run
 from segmentation.report import load_context, narrative
 from tests.mart.test_orders import retail_params
@@ -32,3 +34,15 @@ def test_no_returns_no_words():
 def unescaped(markdown: str) -> str:
     """Markdown text without its backslash escapes (what a reader sees)."""
     return re.sub(r"\\(.)", r"\1", str(markdown))
+
+
+@pytest.mark.slow
+def test_the_report_of_a_mapped_export_states_the_returns_in_its_data_quality_chapter(tmp_path):
+    from segmentation.report.build import build_report
+
+    params = retail_params(tmp_path)
+    run(params)
+    paths = build_report(params, progress=lambda _line: None, root=tmp_path)
+    pages = " ".join(p.read_text(encoding="utf-8") for p in paths.site_index.parent.rglob("*.html"))
+    assert "Returns and cancellations:" in pages and "were netted" in pages
+    assert "have a net value of zero or less" in pages and paths.pdf.stat().st_size > 0
