@@ -12,9 +12,11 @@ from typing import Any
 import yaml
 from babel.numbers import list_currencies
 
+from segmentation.config.schema import field_names
 from segmentation.core.errors import ParamsError
 
 POLICIES = ("fail", "drop", "flag")
+PURCHASE_FIELDS = ("first_purchase_date", "last_purchase_date", "total_spent", "avg_order_value")
 DEFAULT_INPUT = "data/raw/synthetic_customers.csv"
 ENGINES = ("duckdb", "spark")
 DEFAULT_CURRENCY = "USD"
@@ -45,9 +47,10 @@ QUALITY_CHECKS: dict[str, tuple[str, str]] = {
 # Checks on the rows of an orders table (transaction input only); an order can be dropped or stop the run.
 ORDER_CHECKS: dict[str, tuple[str, str]] = {
     "order_nulls": ("drop", "an order's customer id, date or value is empty"),
-    "order_unparsable": ("fail", "an order's date is not an ISO date, or its value or quantity is not a number "
-                                 "(finite, within ±1e12)"),
-    "order_value_not_positive": ("drop", "an order's value is zero or negative"),
+    "order_unparsable": ("fail", "an order's date is not a date in transactions.format, or its value, quantity, "
+                                 "unit price or a number attribute is not a number (finite, within ±1e12)"),
+    "order_value_not_positive": ("drop", "an order's value or quantity is zero (a negative one is a return: see "
+                                         "transactions.returns)"),
     "order_implausible": ("drop", "an order's value is above plausible.max_money, or its date is before "
                                   "plausible.earliest_date or after plausible.latest_date (when set)"),
     "order_date_in_future": ("drop", "an order is dated after the day the mart is built"),
@@ -90,6 +93,18 @@ TOP_KEYS = {
     "privacy", "engine", "segments", "fallback", "chapters", "currency", "max_excluded_by_reference",
 }
 HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+# File formats (`format` in the input and transactions sections)
+SEPARATORS = (",", ";", "\t", "|", "whitespace")  # "whitespace": runs of spaces and tabs (CDNOW's original text)
+DECIMAL_MARKS = (".", ",")
+THOUSANDS_MARKS = (",", ".", " ", "'")
+# strptime directives a date_format may use: the date parts are read, the time parts only matched (cut to the day)
+DATE_DIRECTIVES = {"Y": "year", "y": "year", "m": "month", "b": "month", "B": "month", "d": "day"}
+TIME_DIRECTIVES = set("HIMSfpzZaA")
+FORMAT_KEYS = {"separator", "header", "date_format", "decimal", "thousands"}
+# The orders table's own fields (transactions.columns maps them; order_value may be quantity × unit price)
+ORDER_FIELDS = ("customer_id", "order_date", "order_value", "order_id", "quantity")
+RETURN_POLICIES = ("net", "drop")
 
 
 @dataclass(frozen=True)
@@ -151,11 +166,54 @@ class EngineParams:
 
 
 @dataclass(frozen=True)
+class FileFormat:
+    """How a text file is written: separator, header line, date format and number marks (Parquet ignores it)."""
+
+    separator: str = ","  # one character, or "whitespace" (runs of spaces and tabs)
+    header: bool = True  # False: the columns are column1, column2, … in file order
+    date_format: str | None = None  # strptime format, date-times cut to the day; None: ISO date (time part allowed)
+    decimal: str = "."
+    thousands: str | None = None
+
+    @property
+    def plain_numbers(self) -> bool:
+        """True when numbers are written as the engines read them (decimal point, no thousands mark)."""
+        return self.decimal == "." and self.thousands is None
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which column of a file holds each field (field → column name); a field not listed is looked up under its own
+    name. `product`: the order value is quantity × unit price, from these two columns."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    product: tuple[str, str] | None = None  # (quantity column, unit price column)
+
+    def column(self, name: str) -> str:
+        """The file's column that holds the field `name`."""
+        return self.names.get(name, name)
+
+
+@dataclass(frozen=True)
+class ReturnsParams:
+    """What a return (negative quantity or value, or an order id matching the pattern) does: `net` subtracts it
+    from the same customer's total; `drop` leaves it out. Either way it is counted."""
+
+    policy: str = "net"
+    order_id_pattern: str | None = None
+
+
+@dataclass(frozen=True)
 class TransactionParams:
-    """Where the orders table is: one CSV or Parquet file, a folder of Parquet files, or a glob of them."""
+    """Where the orders table is: one CSV or Parquet file, a folder of Parquet files, or a glob of them; how its
+    columns map to the order fields, how its text is written, and what returns do."""
 
     path: str  # kept as written (relative to the project root): a glob is not a file system path
     since: dt.date | None = None  # the report compares segments as of this day (orders up to it) with now
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    format: FileFormat = field(default_factory=FileFormat)
+    returns: ReturnsParams = field(default_factory=ReturnsParams)
+    attributes: tuple[str, ...] = ()  # customer-file fields taken from the orders (most frequent value)
 
 
 @dataclass(frozen=True)
@@ -182,6 +240,8 @@ class Params:
     # an explicit reference_date that leaves out more than this share of customers or orders stops the run
     max_excluded_by_reference: float = MAX_EXCLUDED_BY_REFERENCE
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    input_columns: ColumnMap = field(default_factory=ColumnMap)  # the customer file's column names
+    input_format: FileFormat = field(default_factory=FileFormat)
 
     @property
     def name(self) -> str:
@@ -283,8 +343,14 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         quality[check] = policy
     plausible = _plausible(path, raw)
     transactions = _transactions(path, raw, root)
-    if raw.get("input", "") is None and transactions is None:
+    input_path, input_columns, input_format = _input(path, raw, root)
+    if input_path is None and transactions is None:
         raise ParamsError(f"{path}: key 'input' may be null only with a 'transactions' section (the orders table)")
+    if input_path is not None and transactions is not None and transactions.attributes:
+        raise ParamsError(
+            f"{path}: transactions: columns: {', '.join(transactions.attributes)} come from the customer file when "
+            f"'input' names one; map them in the input section, or set input: null to take them from the orders"
+        )
 
     premium_raw = _mapping(path, raw, "premium")
     _reject_unknown(path, "premium", premium_raw, {"bootstrap_samples", "confidence", "seed"})
@@ -333,7 +399,7 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         path=path,
         sha256=sha256,
         title=_title(path, raw.get("title", "Customer segmentation")),
-        input_path=None if raw.get("input", "") is None else _path(root, raw.get("input", DEFAULT_INPUT)),
+        input_path=input_path,
         mart_dir=_path(root, raw.get("mart_dir", DEFAULT_MART_DIR.format(name=path.stem))),
         chapters_dir=_path(root, raw.get("chapters", "chapters")),
         transactions=transactions,
@@ -350,6 +416,8 @@ def _parse(path: Path, raw: dict[str, Any], root: Path, sha256: str) -> Params:
         currency=_currency(path, raw.get("currency", DEFAULT_CURRENCY)),
         max_excluded_by_reference=_share(path, raw, "max_excluded_by_reference", MAX_EXCLUDED_BY_REFERENCE),
         raw=raw,
+        input_columns=input_columns,
+        input_format=input_format,
     )
 
 
@@ -391,12 +459,132 @@ def _transactions(path: Path, raw: dict[str, Any], root: Path) -> TransactionPar
     if raw.get("transactions") is None:
         return None
     section = _mapping(path, raw, "transactions")
-    _reject_unknown(path, "transactions", section, {"path", "since"})
+    _reject_unknown(path, "transactions", section, {"path", "since", "columns", "format", "returns"})
     where = section.get("path")
     if not isinstance(where, str) or not where.strip():
         raise ParamsError(f"{path}: transactions: key 'path' must name a CSV or Parquet file, a folder or a glob")
     since = _date(path, section.get("since"), "transactions: key 'since'")
-    return TransactionParams(path=where if Path(where).is_absolute() else str(root / where), since=since)
+    columns = _order_columns(path, section)
+    attributes = tuple(name for name in columns.names if name not in (*ORDER_FIELDS, "unit_price"))
+    return TransactionParams(
+        path=where if Path(where).is_absolute() else str(root / where), since=since, columns=columns,
+        format=_format(path, "transactions", section), returns=_returns(path, section), attributes=attributes,
+    )
+
+
+def _input(path: Path, raw: dict[str, Any], root: Path) -> tuple[Path | None, ColumnMap, FileFormat]:
+    """The customer file: a plain path (as before), null, or a section with path, columns and format."""
+    value = raw.get("input", DEFAULT_INPUT)
+    if value is None:
+        return None, ColumnMap(), FileFormat()
+    if not isinstance(value, dict):
+        return _path(root, value), ColumnMap(), FileFormat()
+    _reject_unknown(path, "input", value, {"path", "columns", "format"})
+    where = value.get("path")
+    if not isinstance(where, str) or not where.strip():
+        raise ParamsError(f"{path}: input: key 'path' must name the customer file (CSV or Parquet)")
+    columns = _columns(path, "input", value, set(field_names()))
+    return _path(root, where), ColumnMap(columns), _format(path, "input", value)
+
+
+def _columns(path: Path, where: str, section: dict[str, Any], fields: set[str]) -> dict[str, str]:
+    """A `columns` mapping: field → the file's column name (non-empty text), fields from `fields` only."""
+    columns = _mapping(path, section, "columns")
+    _reject_unknown(path, f"{where}: columns", columns, fields)
+    for name, column in columns.items():
+        if not isinstance(column, str) or not column.strip():
+            raise ParamsError(f"{path}: {where}: columns: key '{name}' must be the file's column name (text), "
+                              f"got {column!r}")
+    return dict(columns)
+
+
+def _order_columns(path: Path, section: dict[str, Any]) -> ColumnMap:
+    """transactions.columns: the order fields and attribute fields; order_value may be {quantity, unit_price}."""
+    attributes = set(field_names()) - {"customer_id", *PURCHASE_FIELDS}
+    raw_columns = dict(_mapping(path, section, "columns"))
+    value = raw_columns.pop("order_value", None)
+    names = _columns(path, "transactions", {"columns": raw_columns}, {*ORDER_FIELDS, *attributes})
+    product = None
+    if isinstance(value, dict):
+        _reject_unknown(path, "transactions: columns: order_value", value, {"quantity", "unit_price"})
+        parts = [value.get("quantity"), value.get("unit_price")]
+        if not all(isinstance(p, str) and p.strip() for p in parts):
+            raise ParamsError(f"{path}: transactions: columns: order_value must be one column name, or quantity and "
+                              f"unit_price column names (value = quantity × unit price), got {value!r}")
+        if names.get("quantity", parts[0]) != parts[0]:
+            raise ParamsError(f"{path}: transactions: columns: quantity is '{names['quantity']}' but order_value's "
+                              f"quantity is '{parts[0]}'; give it once, under order_value")
+        names.update(quantity=parts[0], unit_price=parts[1])
+        product = (parts[0], parts[1])
+    elif value is not None:
+        names.update(_columns(path, "transactions", {"columns": {"order_value": value}}, {"order_value"}))
+    return ColumnMap(names, product)
+
+
+def _format(path: Path, where: str, section: dict[str, Any]) -> FileFormat:
+    """A `format` mapping: separator, header, date_format, decimal and thousands marks."""
+    found = _mapping(path, section, "format")
+    label = f"{where}: format"
+    _reject_unknown(path, label, found, FORMAT_KEYS)
+    default = FileFormat()
+    separator = found.get("separator", default.separator)
+    separator = "\t" if separator in ("\\t", "tab") else separator  # '\t' in single quotes is two characters
+    if separator not in SEPARATORS:
+        raise ParamsError(f"{path}: {label}: key 'separator' must be one of {', '.join(map(repr, SEPARATORS))}, "
+                          f"got {separator!r}")
+    header = found.get("header", default.header)
+    if not isinstance(header, bool):
+        raise ParamsError(f"{path}: {label}: key 'header' must be true or false, got {header!r}")
+    date_format = found.get("date_format")
+    if date_format is not None:
+        _check_date_format(path, label, date_format)
+    decimal = found.get("decimal", default.decimal)
+    if decimal not in DECIMAL_MARKS:
+        raise ParamsError(f"{path}: {label}: key 'decimal' must be '.' or ',', got {decimal!r}")
+    thousands = found.get("thousands")
+    if thousands is not None and thousands not in THOUSANDS_MARKS:
+        raise ParamsError(f"{path}: {label}: key 'thousands' must be null or one of "
+                          f"{', '.join(map(repr, THOUSANDS_MARKS))}, got {thousands!r}")
+    if thousands == decimal:
+        raise ParamsError(f"{path}: {label}: keys 'decimal' and 'thousands' are both {decimal!r}; they must differ")
+    return FileFormat(separator, header, date_format, decimal, thousands)
+
+
+def _check_date_format(path: Path, label: str, date_format: Any) -> None:
+    """A strptime format with a year, a month and a day, and only the directives the readers know."""
+    if not isinstance(date_format, str) or not date_format.strip():
+        raise ParamsError(f"{path}: {label}: key 'date_format' must be a strptime format like '%d/%m/%Y', "
+                          f"got {date_format!r}")
+    directives = re.findall(r"%(.)", date_format.replace("%%", ""))
+    unknown = [d for d in directives if d not in DATE_DIRECTIVES and d not in TIME_DIRECTIVES]
+    if date_format.replace("%%", "").endswith("%") or unknown:
+        known = " ".join(f"%{d}" for d in (*DATE_DIRECTIVES, *sorted(TIME_DIRECTIVES)))
+        raise ParamsError(f"{path}: {label}: key 'date_format' {date_format!r} uses "
+                          f"{', '.join('%' + d for d in unknown) or 'a lone %'}; known directives: {known}")
+    parts = [DATE_DIRECTIVES[d] for d in directives if d in DATE_DIRECTIVES]
+    for part in ("year", "month", "day"):
+        if parts.count(part) != 1:
+            raise ParamsError(f"{path}: {label}: key 'date_format' {date_format!r} must hold the {part} once "
+                              f"(e.g. '%d/%m/%Y')")
+
+
+def _returns(path: Path, section: dict[str, Any]) -> ReturnsParams:
+    """transactions.returns: the policy (net or drop) and an optional regular expression on the order id."""
+    found = _mapping(path, section, "returns")
+    _reject_unknown(path, "transactions: returns", found, {"policy", "order_id_pattern"})
+    policy = found.get("policy", "net")
+    if policy not in RETURN_POLICIES:
+        raise ParamsError(f"{path}: transactions: returns: key 'policy' must be net or drop, got {policy!r}")
+    pattern = found.get("order_id_pattern")
+    if pattern is not None:
+        try:
+            if not isinstance(pattern, str) or not pattern:
+                raise re.error("empty")
+            re.compile(pattern)
+        except re.error:
+            raise ParamsError(f"{path}: transactions: returns: key 'order_id_pattern' must be a regular expression "
+                              f"such as '^C', got {pattern!r}") from None
+    return ReturnsParams(policy, pattern)
 
 
 def _segment(path: Path, item: Any, bins: int, default_color: str, *, fallback: bool) -> Segment:

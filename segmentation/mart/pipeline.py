@@ -159,7 +159,7 @@ def run(params: Params, *, force: bool = False, progress: Progress | None = None
             })
             write_json(staging / QUALITY, review.to_json(params.input_path))
             if params.export_contacts and params.input_path is not None:
-                _write_contacts(raw, numbers, staging / CONTACTS)
+                _write_contacts(raw, numbers, staging / CONTACTS, params)
             fingerprint.update(input_hashes())
             manifest = build_manifest(params, fingerprint, review, cuts, int(overall["customers"]), timings)
             write_json(staging / MANIFEST, manifest)
@@ -227,7 +227,8 @@ def load_customers(con: BaseBackend, params: Params) -> tuple[ibis.Table, dict[s
     customers derived from the reviewed orders, whose order checks join the customer checks in the review."""
     if params.transactions is None:
         # the review stores what it needs in one pass over the file
-        return read_raw(con, params.input_path, once=True), {"file_order": True}
+        return read_raw(con, params.input_path, once=True, columns=params.input_columns,
+                        fmt=params.input_format), {"file_order": True}
     found = orders.review_orders(con, params)
     # without a customer file only the id and the purchase fields are known
     unknown = tuple(n for n in field_names() if n not in ("customer_id", *orders.PURCHASE_FIELDS))
@@ -355,9 +356,10 @@ def _write_summary(segment_table: ibis.Table, path: Path) -> None:
     pq.write_table(table.replace_schema_metadata(None), path)
 
 
-def _write_contacts(raw: ibis.Table, numbers: ibis.Table, path: Path) -> None:
+def _write_contacts(raw: ibis.Table, numbers: ibis.Table, path: Path, params: Params) -> None:
     """Names and emails by new customer id, only when the params allow personal data out."""
-    contacts = issue_ids(quality.parse(raw).select(ROW, "customer_id", *PERSONAL_FIELDS), numbers)
+    contacts = issue_ids(quality.parse(raw, params.input_format).select(ROW, "customer_id", *PERSONAL_FIELDS),
+                         numbers)
     write_sorted(contacts, ("customer_id", *PERSONAL_FIELDS), path)
 
 

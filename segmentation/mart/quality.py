@@ -10,6 +10,7 @@ in one query; pandera describes a broken promise.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,15 @@ import ibis
 from ibis import _
 from ibis.backends import BaseBackend
 
-from segmentation.config.params import NUMBER_LIMIT, QUALITY_CHECKS, Params, PlausibleParams
+from segmentation.config.params import (
+    DATE_DIRECTIVES,
+    NUMBER_LIMIT,
+    QUALITY_CHECKS,
+    TIME_DIRECTIVES,
+    FileFormat,
+    Params,
+    PlausibleParams,
+)
 from segmentation.config.schema import PERSONAL_FIELDS, field_types
 from segmentation.core.errors import InputDataError, describe_rows
 from segmentation.core.stats import whole
@@ -161,15 +170,19 @@ class QualityReview:
         return found
 
 
-def parse(raw: ibis.Table) -> ibis.Table:
+def parse(raw: ibis.Table, fmt: FileFormat | None = None) -> ibis.Table:
     """The customer file's fields typed (null where a value does not parse), non-text ones also as written."""
-    return parse_fields(raw, field_types())
+    return parse_fields(raw, field_types(), fmt=fmt, ids=("customer_id",))
 
 
 def parse_fields(raw: ibis.Table, types: dict[str, str], keep: Sequence[str] = (ROW,),
-                 any_type: Sequence[str] = ()) -> ibis.Table:
+                 any_type: Sequence[str] = (), fmt: FileFormat | None = None,
+                 ids: Sequence[str] = ()) -> ibis.Table:
     """`keep` plus each field of `types` typed (null where a value does not parse) and, for non-text fields, its
-    text as written (`raw_<name>`). Fields in `any_type` keep a non-text type they arrive with (only compared)."""
+    text as written (`raw_<name>`). Fields in `any_type` keep a non-text type they arrive with (only compared).
+    Text is read as `fmt` says (decimal and thousands marks, date format); fields in `ids` are normalised
+    (`normalise_id`)."""
+    fmt = fmt or FileFormat()
     typed = {}
     for name, kind in types.items():
         column = raw[name]
@@ -178,13 +191,211 @@ def parse_fields(raw: ibis.Table, types: dict[str, str], keep: Sequence[str] = (
             parsed = written
         else:
             written = column.cast("string").nullif("")
-            parsed = written if kind == "string" else written.try_cast(kind)
+            parsed = written if kind == "string" else parse_text(written, kind, fmt)
+        if name in ids and parsed.type().is_string():
+            parsed = normalise_id(parsed)
+            written = parsed
         if ibis.dtype(kind).is_numeric():
             parsed = usable_number(parsed)
         if kind != "string":
             typed[RAW + name] = written
         typed[name] = parsed
     return raw.select(*keep, **typed)
+
+
+def normalise_id(value: ibis.StringValue) -> ibis.StringValue:
+    """An id as text by one rule: surrounding spaces stripped; an integer-valued float text ("17850.0",
+    "17850.00", as spreadsheets write ids) is the integer ("17850"); empty is missing."""
+    # most ids need nothing: the strip and the regex run only where a space or a point is
+    needs = value.startswith(" ") | value.endswith(" ") | value.contains(".")
+    stripped = value.strip()
+    whole_float = ibis.ifelse(stripped.re_search(r"^[0-9]+\.0+$"), stripped.re_replace(r"\.0+$", ""), stripped)
+    return ibis.ifelse(needs, whole_float, value).nullif("")
+
+
+def parse_text(text: ibis.StringValue, kind: str, fmt: FileFormat) -> ibis.Value:
+    """A text column parsed as `kind` the way `fmt` writes it; null where it does not parse (never a guess)."""
+    if kind == "date":
+        return parse_date(text, fmt.date_format)
+    if ibis.dtype(kind).is_numeric() and not fmt.plain_numbers:
+        return parse_number(text, kind, fmt)
+    return text.try_cast(kind)
+
+
+def parse_number(text: ibis.StringValue, kind: str, fmt: FileFormat) -> ibis.NumericValue:
+    """A number written with `fmt`'s decimal mark and, optionally, thousands mark. A mark in the wrong place is no
+    number: with decimal ',' and no thousands mark, '1.006' does not parse (thousands or a decimal point?)."""
+    valid = text.re_search(number_pattern(fmt))
+    plain = text
+    if fmt.thousands is not None:
+        plain = plain.re_replace(_thousands_class(fmt.thousands), "")
+    if fmt.decimal == ",":
+        plain = plain.replace(",", ".")
+    return ibis.ifelse(valid, plain.try_cast(kind), ibis.null(kind))
+
+
+def number_pattern(fmt: FileFormat) -> str:
+    """The regular expression a number written in `fmt` matches (sign, digits grouped by the thousands mark or not,
+    decimal part)."""
+    decimal = re.escape(fmt.decimal)
+    digits = "[0-9]+"
+    if fmt.thousands is not None:
+        digits = f"([0-9]{{1,3}}({_thousands_class(fmt.thousands)}[0-9]{{3}})+|[0-9]+)"
+    return f"^[+-]?({digits}({decimal}[0-9]*)?|{decimal}[0-9]+)$"
+
+
+def _thousands_class(mark: str) -> str:
+    """The thousands mark as a regex character class (a space also as no-break and narrow no-break space)."""
+    return "[ \u00a0\u202f]" if mark == " " else f"[{re.escape(mark)}]"
+
+
+def parse_date(text: ibis.StringValue, date_format: str | None) -> ibis.DateValue:
+    """A date written in `date_format` (strptime), or an ISO date without one; a time part is cut off (a day is
+    all the mart needs). Built as ISO text and cast, so an impossible day (2010-02-30) does not parse."""
+    if date_format is None:
+        iso = text.try_cast("date")
+        # a date-time the engine's date cast refuses (a zone, a 'T' on some engines): cut to the day
+        cut = text.length().cast("int64") > 10
+        return ibis.ifelse(iso.isnull() & cut & text.substr(10, 1).isin([" ", "T"]),
+                           text.substr(0, 10).try_cast("date"), iso)
+    pattern, groups = date_regex(date_format)
+    year = text.re_extract(pattern, groups["year"])
+    if "y" in groups:  # two-digit year: 69–99 are 1969–1999, 00–68 are 2000–2068 (as Python's strptime)
+        year = ibis.ifelse(year.try_cast("int64") >= 69, "19", "20") + year
+    month = text.re_extract(pattern, groups["month"])
+    if "b" in groups:
+        month = month.lower().substr(0, 3).substitute(_MONTHS, else_="")
+    day = text.re_extract(pattern, groups["day"])
+    iso = year + "-" + month.lpad(2, "0") + "-" + day.lpad(2, "0")
+    return ibis.ifelse(text.re_search(pattern), iso.try_cast("date"), ibis.null("date"))
+
+
+_MONTHS = {name: f"{i:02d}" for i, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_DIRECTIVE_PATTERNS = {
+    "Y": "([0-9]{4})", "y": "([0-9]{2})", "m": "([0-9]{1,2})", "d": "([0-9]{1,2})", "b": "([A-Za-z]+)",
+    "B": "([A-Za-z]+)", "H": "[0-9]{1,2}", "I": "[0-9]{1,2}", "M": "[0-9]{1,2}", "S": "[0-9]{1,2}",
+    "f": "[0-9]{1,9}", "p": "[AaPp][Mm]", "z": "(?:Z|[+-][0-9]{2}:?[0-9]{2})", "Z": "[A-Za-z]+",
+    "a": "[A-Za-z]+", "A": "[A-Za-z]+",
+}
+
+
+def unparsable_error(source: Path | str | None, name: str, column: str, kind: str, count: int,
+                     examples: Sequence[tuple[int, str]], fmt: FileFormat, section: str, fix: str) -> InputDataError:
+    """One line for a field whose values do not parse: the field (and its column), how many values, up to five of
+    them with their rows, and a hint when the values look like another format (else `fix`)."""
+    where = name if column == name else f"{name} (column {column!r})"
+    shown = ", ".join(f"row {row} {value!r}" for row, value in examples[:EXAMPLES])
+    more = ", …" if count > len(examples[:EXAMPLES]) else ""
+    values = "value does" if count == 1 else "values do"
+    hint = format_hint([value for _row, value in examples], kind, fmt, section)
+    return InputDataError(f"{source}: field {where}: {count:,} {values} not parse as {_written_as(kind, fmt)}: "
+                          f"{shown}{more}; {hint or fix}")
+
+
+def _written_as(kind: str, fmt: FileFormat) -> str:
+    """What a field's values must look like, in words."""
+    if kind == "date":
+        return f"dates in the format {fmt.date_format!r}" if fmt.date_format else "ISO dates (YYYY-MM-DD)"
+    if kind == "boolean":
+        return "true or false"
+    marks = f"decimal {fmt.decimal!r}" + (f" and thousands {fmt.thousands!r}" if fmt.thousands else "")
+    noun = "whole numbers" if ibis.dtype(kind).is_integer() else "numbers"
+    return f"{noun} with {marks} (finite, within ±1e12)"
+
+
+def format_hint(values: Sequence[str], kind: str, fmt: FileFormat, section: str) -> str | None:
+    """The setting that would read these unparsed values, when they look like another format: the first hint any
+    value gives, naming the value ("'19,60' looks like a decimal comma: set transactions.format.decimal: ','")."""
+    hints = _date_hint if kind == "date" else _number_hint
+    if kind == "boolean":
+        return None
+    for value in values:
+        hint = hints(str(value).strip(), fmt, f"{section}.format")
+        if hint:
+            return f"{value!r} {hint}"
+    return None
+
+
+def _date_hint(value: str, fmt: FileFormat, keys: str) -> str | None:
+    """What a date that did not parse looks like, and the date_format that reads it."""
+    found = re.match(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)", value)
+    if found:
+        first, sep, second = int(found[1]), found[2], int(found[3])
+        year = "%Y" if len(found[4]) == 4 else "%y"
+        day_first, month_first = f"%d{sep}%m{sep}{year}", f"%m{sep}%d{sep}{year}"
+        if first > 12 and second <= 12 and fmt.date_format != day_first:
+            return f"looks like day/month/year: set {keys}.date_format: {day_first!r}"
+        if second > 12 and first <= 12 and fmt.date_format != month_first:
+            return f"looks like month/day/year: set {keys}.date_format: {month_first!r}"
+        if first <= 12 and second <= 12 and fmt.date_format not in (day_first, month_first):
+            return (f"is day/month/year or month/day/year: set {keys}.date_format: {day_first!r} or "
+                    f"{month_first!r}")
+        return None
+    guesses = [
+        (r"\d{8}", "looks like year, month and day without separators", "%Y%m%d"),
+        (r"\d{4}/\d{1,2}/\d{1,2}", "looks like year/month/day", "%Y/%m/%d"),
+        (r"\d{1,2}([ /-])[A-Za-z]{3}\1\d{4}", "looks like day, month name and year", None),
+    ]
+    for pattern, words, suggested in guesses:
+        match = re.match(pattern + r"(?![0-9])", value)
+        if match:
+            suggested = suggested or f"%d{match[1]}%b{match[1]}%Y"
+            return None if fmt.date_format == suggested else f"{words}: set {keys}.date_format: {suggested!r}"
+    if fmt.date_format and re.match(r"\d{4}-\d{1,2}-\d{1,2}(?![0-9])", value):
+        return f"looks like an ISO date: remove {keys}.date_format (ISO dates need none)"
+    return None
+
+
+def _number_hint(value: str, fmt: FileFormat, keys: str) -> str | None:
+    """What a number that did not parse looks like, and the decimal / thousands setting that reads it."""
+    if re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d*", value) and (fmt.decimal, fmt.thousands) != (",", "."):
+        return f"looks like a decimal comma with '.' between thousands: set {keys}.decimal: ',' and thousands: '.'"
+    if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+\.\d*", value) and fmt.thousands != ",":
+        return f"looks like ',' between thousands: set {keys}.thousands: ','"
+    if fmt.decimal == "." and re.fullmatch(r"[+-]?\d{1,3},\d{3}", value):
+        return (f"is a decimal comma or ',' between thousands: set {keys}.decimal: ',' (and check the other "
+                f"values) or thousands: ','")
+    if fmt.decimal == "." and re.fullmatch(r"[+-]?\d*,\d+", value):
+        return f"looks like a decimal comma: set {keys}.decimal: ','"
+    if fmt.decimal == "," and fmt.thousands != "." and re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+", value):
+        return (f"is ambiguous with decimal ',' and no thousands mark (a decimal point, or '.' between "
+                f"thousands?): if '.' groups thousands, set {keys}.thousands: '.'")
+    if fmt.decimal == "," and re.fullmatch(r"[+-]?\d*\.\d+", value):
+        return f"looks like a decimal point: set {keys}.decimal: '.'"
+    if fmt.thousands is None and re.fullmatch(r"[+-]?\d{1,3}([ '\u00a0\u202f]\d{3})+([.,]\d*)?", value):
+        mark = "\"'\"" if "'" in value else "' '"
+        return f"looks like {mark} between thousands: set {keys}.thousands: {mark}"
+    if re.search(r"\d", value) and re.search(r"[£$€¥]", value):
+        return "carries a currency sign: write amounts as plain numbers (the currency is set in the params)"
+    return None
+
+
+def date_regex(date_format: str) -> tuple[str, dict[str, int]]:
+    """A strptime format as an anchored regular expression, and the group number of its year, month and day
+    ("y" / "b" keys mark a two-digit year and a month name). Whitespace matches any run of whitespace, as in
+    strptime; without a time directive, a time part after a space or 'T' is allowed (and ignored)."""
+    pieces, groups, group = ["^"], {}, 0
+    tokens = re.findall(r"%.|\s+|[^%\s]+", date_format)
+    for token in tokens:
+        if token == "%%":
+            pieces.append("%")
+        elif token.startswith("%"):
+            directive = token[1]
+            pieces.append(_DIRECTIVE_PATTERNS[directive])
+            if directive in DATE_DIRECTIVES:
+                group += 1
+                groups[DATE_DIRECTIVES[directive]] = group
+                if directive in "yb" or directive == "B":
+                    groups["y" if directive == "y" else "b"] = group
+        elif token.isspace():
+            pieces.append("\\s+")
+        else:
+            pieces.append(re.escape(token))
+    if not any(t.startswith("%") and t[1] in TIME_DIRECTIVES for t in tokens):
+        pieces.append("(?:[ T][0-9].*)?")
+    pieces.append("$")
+    return "".join(pieces), groups
 
 
 def usable_number(value: ibis.NumericValue) -> ibis.NumericValue:
@@ -304,7 +515,7 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
     that drops more than `max_excluded_by_reference` of the rows stops it too; `exclusions` are what it left out of
     the orders, reported first.
     """
-    parsed = parse(raw)
+    parsed = parse(raw, params.input_format)
     source = source or params.input_path
     today = today or dt.date.today()
     kept = [n for n in field_types() if n not in PERSONAL_FIELDS]
@@ -345,6 +556,8 @@ def review(con: BaseBackend, raw: ibis.Table, params: Params, *, source: Path | 
         result = CheckResult(check.id, check.description, list(check.fields), policy, count)
         if count:
             result.examples = examples[check.id]
+            if policy == "fail" and check.id in ("unparsable_values", "unparsable_dates"):
+                raise _unparsable_failed(source, params, parsed, check)
             if policy == "fail":
                 raise _failed(source, params, parsed, check, count, [e[ROW] for e in result.examples])
         results.append(result)
@@ -409,6 +622,21 @@ def _fails(table: ibis.Table, all_checks: Sequence[Check]) -> dict[str, ibis.Boo
 def row_hash(parsed: ibis.Table) -> ibis.IntegerValue:
     """The hash of all 20 fields as written: finds exact copies and breaks ties between customers."""
     return ibis.struct({c: parsed[c] for c in (as_written(n) for n in field_types())}).hash()
+
+
+def _unparsable_failed(source: Path | str | None, params: Params, parsed: ibis.Table,
+                       check: Check) -> InputDataError:
+    """The one-line error for values that do not parse: ONE field (the first in file order with such values), up
+    to five of its values with their rows, and the format setting that would read them."""
+    assert check.field_failing is not None
+    flags = {n: check.field_failing(parsed, n).fill_null(False) for n in check.fields}
+    found = parsed.aggregate(**{n: f.cast("int64").sum() for n, f in flags.items()}).execute().iloc[0]
+    name = next(n for n in check.fields if whole(found[n]))
+    rows = parsed.filter(flags[name]).select(ROW, RAW + name).order_by(ROW).limit(EXAMPLES).execute()
+    examples = [(int(r), str(v)) for r, v in zip(rows[ROW], rows[RAW + name])]
+    fix = f"fix those rows, or set quality.{check.id}: drop in {params.path}"
+    return unparsable_error(source, name, params.input_columns.column(name), field_types()[name],
+                            whole(found[name]), examples, params.input_format, "input", fix)
 
 
 def _failed(source: Path | str | None, params: Params, parsed: ibis.Table, check: Check, count: int,

@@ -27,8 +27,10 @@ from segmentation.core.errors import MartFolderError, MartMissingError, Segmenta
 
 # 2: the manifest lists every file with its size and sha256; 3: numbers only, no sentences (key traits as numbers in
 # the summary, insights without title and sentence, data-quality checks without their action text); 4: the manifest
-# records the currency of every amount (`currency`, an ISO 4217 code), which the report and the dashboard show
-SCHEMA_VERSION = 4
+# records the currency of every amount (`currency`, an ISO 4217 code), which the report and the dashboard show;
+# 5: the orders review states its returns (data_quality.json's orders.returns) and the attributes taken from the
+# orders
+SCHEMA_VERSION = 5
 CUSTOMERS = "customer_segments.parquet"
 SUMMARY = "segment_summary.parquet"
 INSIGHTS = "insights.json"

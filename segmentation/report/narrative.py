@@ -103,6 +103,9 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
     if orders:
         attributes = (_order_attributes(ctx) if not q["input"] else
                       Md("attributes from the customer file {}").format(md_code(_file_name(q["input"]))))
+        if not q["input"] and orders.get("attributes"):
+            attributes = Md("no customer file: {} from the orders (each customer's most frequent value), other "
+                            "attributes unknown").format(", ".join(orders["attributes"]))
         visits = "distinct order ids" if orders["frequency"] == "orders" else "distinct purchase days (no order id)"
         lines = [Md(
             "The orders table {file} ({files} file(s)) had **{rows_in} rows**; **{rows_out}** were counted. They "
@@ -115,6 +118,7 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
         if orders.get("customers_without_orders"):
             lines.append(Md("\n{} customers of the customer file have no counted order and are not in the mart.")
                          .format(fmt.count(orders["customers_without_orders"])))
+        lines += returns_words(orders.get("returns"))
     else:
         lines = [Md(
             "The customer file {file} had **{rows_in} rows**; **{rows_out}** reached the mart (**{dropped} dropped**). "
@@ -144,6 +148,29 @@ def _order_attributes(ctx: ReportContext) -> str:
         return "no customer file, so only purchases are known"
     listed = known[0] if len(known) == 1 else f"{', '.join(known[:-1])} and {known[-1]}"
     return f"no customer file: the orders give the purchases and each customer's {listed}"
+
+
+def returns_words(returns: dict[str, Any] | None) -> list[Md]:
+    """What the returns policy did, in plain words: rows, customers and value netted or dropped, and the customers
+    whose purchases net to nothing (empty when there were no returns and no such customer)."""
+    if not returns:
+        return []
+    lines = []
+    if returns["rows"]:
+        done = (Md("netted: subtracted from the same customers' purchases") if returns["policy"] == "net"
+                else Md("dropped: left out of the customers' purchases (returns policy *drop*)"))
+        lines.append(Md("\n**Returns and cancellations:** {rows} return rows ({pattern}) from {customers} "
+                        "customers, worth {value}, were {done}. Frequency and purchase dates count purchases only.")
+                     .format(rows=fmt.count(returns["rows"]), customers=fmt.count(returns["customers"]),
+                             value=fmt.money(returns["value"]), done=done,
+                             pattern="negative quantity or value" if not returns.get("order_id_pattern") else
+                             Md("negative quantity or value, or an order id matching {}").format(
+                                 md_code(returns["order_id_pattern"]))))
+    if returns["customers_not_positive"]:
+        lines.append(Md("\n**{n} customers** have a net value of zero or less (their returns outweigh their "
+                        "purchases, or they only returned); they are not scored, and the checks below count them.")
+                     .format(n=fmt.count(returns["customers_not_positive"])))
+    return lines
 
 
 def _frequency_words(ctx: ReportContext) -> Md | str:

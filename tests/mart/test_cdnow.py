@@ -156,3 +156,35 @@ def test_cdnow_mart_counts_the_zero_value_orders_as_dropped(cdnow_mart, orders):
     check = checks["order_value_not_positive"]
     assert check["policy"] == "drop"
     assert check["count"] == (orders["order_value"] <= 0).sum() == ZERO_VALUE_ROWS
+
+
+# (f) the original layout: CDNOW_master.txt is whitespace-separated, has no header and writes dates as YYYYMMDD
+
+
+@pytest.mark.parametrize("header", [False, True])  # Hardie's file has no header; the Lifetimes wheel's copy has one
+def test_cdnow_in_its_original_layout_read_through_a_mapping_gives_the_same_mart(cdnow_mart, orders, tmp_path,
+                                                                                  header):
+    from segmentation.config.params import load_params
+    from segmentation.mart.pipeline import run
+
+    original = tmp_path / "CDNOW_master.txt"
+    with original.open("w", encoding="ascii", newline="") as out:
+        if header:
+            out.write("customer_id date number_of_cds dollar_value\r\n")
+        for row in orders.itertuples(index=False):  # right-aligned columns, runs of spaces, CRLF line ends
+            out.write(f"{row.customer_id:>6} {row.order_date:%Y%m%d} {row.quantity:>3} {row.order_value:>8.2f}\r\n")
+    names = ("customer_id", "date", "number_of_cds", "dollar_value") if header else \
+        ("column1", "column2", "column3", "column4")
+    transactions = {
+        "path": str(original),
+        "columns": dict(zip(("customer_id", "order_date", "quantity", "order_value"), names)),
+        "format": {"separator": "whitespace", "header": header, "date_format": "%Y%m%d"},
+    }
+    path = params_copy(ROOT / "params" / "default.yaml", tmp_path, input=None, transactions=transactions,
+                       mart_dir=str(tmp_path / "mart"), reference_date=REFERENCE_DATE.date().isoformat())
+    run(load_params(path))
+    got = pd.read_parquet(tmp_path / "mart" / "customer_segments.parquet")
+    pd.testing.assert_frame_equal(got, cdnow_mart["customers"], check_exact=True)
+    quality = json.loads((tmp_path / "mart" / "data_quality.json").read_text(encoding="utf-8"))
+    assert quality["orders"]["rows_in"] == ROWS and quality["orders"]["returns"]["rows"] == 0
+    assert [c["count"] for c in quality["checks"]] == [c["count"] for c in cdnow_mart["quality"]["checks"]]

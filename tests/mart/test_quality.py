@@ -151,7 +151,9 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_previous_mart(tmp_path):
     result = cli("run", "--params", str(params_path), "--input", str(bad))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert str(bad) in result.stderr and "credit_score" in result.stderr and "2 rows (e.g. row 2, 3)" in result.stderr
+    # one field at a time (the first in file order), its values and rows
+    assert str(bad) in result.stderr and "field credit_score: 1 value does not parse" in result.stderr
+    assert "row 2 'excellent'" in result.stderr and "loyalty_points" not in result.stderr
     assert {p.name: p.read_bytes() for p in (tmp_path / "mart").iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mart-staging")]
 

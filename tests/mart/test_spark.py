@@ -246,3 +246,101 @@ def test_orders_with_a_customer_file_and_bad_rows_give_the_same_mart_on_both_eng
     pd.testing.assert_frame_equal(spark_mart, duck, check_exact=True)
     assert read_json(built["spark"], QUALITY) == read_json(built["duckdb"], QUALITY)
     assert {c["id"]: c["count"] for c in read_json(built["duckdb"], QUALITY)["checks"]}["unknown_customers"] == unknown
+
+
+# --- real store exports: mapping, formats, returns, attributes -------------------------------------------------------
+
+
+def built_on_both(tmp_path, transactions: dict, reference_date: str) -> dict:
+    """The same orders-only params run on DuckDB and on Spark: {engine: Params}."""
+    built = {}
+    for name in ("duckdb", "spark"):
+        (tmp_path / name).mkdir()
+        built[name] = load_params(params_copy(
+            ROOT / "params" / "default.yaml", tmp_path / name, input=None, transactions=transactions,
+            mart_dir=tmp_path / name / "mart", reference_date=reference_date, engine={**LOCAL, "name": name}))
+        run(built[name])
+    return built
+
+
+def assert_same_marts(built: dict) -> None:
+    duck, spark_mart = (pd.read_parquet(built[e].mart_dir / CUSTOMERS) for e in ("duckdb", "spark"))
+    pd.testing.assert_frame_equal(spark_mart, duck, check_exact=True)
+    assert read_json(built["spark"], QUALITY) == read_json(built["duckdb"], QUALITY)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("policy", ["net", "drop"])
+def test_a_mapped_export_with_returns_and_attributes_gives_the_same_mart_on_both_engines(tmp_path, spark, policy):
+    from tests.mart.test_orders import RETAIL_COLUMNS, RETAIL_HEADER, RETAIL_ROWS, write
+
+    orders = write(tmp_path / "online_retail.csv", RETAIL_HEADER, RETAIL_ROWS)
+    built = built_on_both(tmp_path, {
+        "path": str(orders), "columns": RETAIL_COLUMNS, "format": {"date_format": "%Y-%m-%d %H:%M:%S"},
+        "returns": {"policy": policy, "order_id_pattern": "^C"},
+    }, "2009-12-31")
+    assert_same_marts(built)
+    customers = pd.read_parquet(built["spark"].mart_dir / CUSTOMERS).set_index("source_customer_id")
+    assert customers.loc["17850", "country"] == "France" and "13078" in customers.index
+    assert read_json(built["spark"], QUALITY)["orders"]["returns"]["rows"] == 4
+
+
+@pytest.mark.spark
+def test_whitespace_separated_headerless_text_reads_the_same_on_both_engines(tmp_path, spark):
+    frame = pd.read_csv(CDNOW, dtype={"customer_id": str}, parse_dates=["order_date"]).iloc[:3000]
+    original = tmp_path / "CDNOW_master.txt"
+    with original.open("w", encoding="ascii", newline="") as out:
+        for row in frame.itertuples(index=False):
+            out.write(f"{row.customer_id:>6} {row.order_date:%Y%m%d} {row.quantity:>3} {row.order_value:>8.2f}\r\n")
+    built = built_on_both(tmp_path, {
+        "path": str(original),
+        "columns": {"customer_id": "column1", "order_date": "column2", "quantity": "column3", "order_value": "column4"},
+        "format": {"separator": "whitespace", "header": False, "date_format": "%Y%m%d"},
+    }, "1998-07-01")
+    assert_same_marts(built)
+    assert read_json(built["spark"], QUALITY)["orders"]["rows_in"] == 3000
+
+
+@pytest.mark.spark
+def test_european_numbers_and_dates_read_the_same_on_both_engines_and_fail_alike(tmp_path, spark):
+    orders = tmp_path / "orders.csv"
+    orders.write_text("Kunde;Datum;Betrag\n17850.0;31/12/2010;1.234,56\n 42 ;1/2/2011;19,60\n"
+                      "42;02/02/2011 10:00;1.006,00\nC1;3/2/2011;-5,00\n", encoding="utf-8")
+    transactions = {"path": str(orders), "columns": {"customer_id": "Kunde", "order_date": "Datum",
+                                                     "order_value": "Betrag"},
+                    "format": {"separator": ";", "date_format": "%d/%m/%Y", "decimal": ",", "thousands": "."}}
+    (tmp_path / "good").mkdir()
+    assert_same_marts(built_on_both(tmp_path / "good", transactions, "2011-03-01"))
+    messages = {}
+    for name in ("duckdb", "spark"):
+        folder = tmp_path / f"bad-{name}"
+        folder.mkdir()
+        params = load_params(params_copy(
+            ROOT / "params" / "default.yaml", folder, input=None,
+            transactions={**transactions, "format": {**transactions["format"], "thousands": None}},
+            mart_dir=folder / "mart", reference_date="2011-03-01", engine={**LOCAL, "name": name}))
+        with pytest.raises(InputDataError) as err:
+            run(params)
+        messages[name] = str(err.value).replace(str(folder), "")
+    assert messages["spark"] == messages["duckdb"]
+    assert "field order_value (column 'Betrag'): 2 values do not parse" in messages["duckdb"]
+    assert "row 1 '1.234,56'" in messages["duckdb"]
+
+
+@pytest.mark.spark
+def test_a_mapped_european_customer_file_reads_the_same_on_both_engines(tmp_path, spark, small_csv):
+    from tests.mart.test_load import RENAMED, european
+
+    export = tmp_path / "export.csv"
+    european(pd.read_csv(small_csv, dtype=str, keep_default_na=False).iloc[:300]).to_csv(export, index=False, sep=";")
+    section = {"path": str(export), "columns": RENAMED,
+               "format": {"separator": ";", "decimal": ",", "date_format": "%d/%m/%Y"}}
+    built = {}
+    for name in ("duckdb", "spark"):
+        (tmp_path / name).mkdir()
+        built[name] = load_params(params_copy(ROOT / "params" / "default.yaml", tmp_path / name, input=section,
+                                              mart_dir=tmp_path / name / "mart", reference_date="2026-11-01",
+                                              engine={**LOCAL, "name": name}))
+        run(built[name])
+    assert_same_marts(built)
+    assert len(pd.read_parquet(built["spark"].mart_dir / CUSTOMERS)) > 250

@@ -119,14 +119,16 @@ def test_bad_orders_are_counted_named_and_left_out(tmp_path):
     params = tx_params(tmp_path, orders, write_customers(tmp_path / "customers.csv"), max_excluded_by_reference=0.2)
     run(params)
     found = checks_by_id(params)
-    assert found["order_value_not_positive"]["count"] == 2
-    assert [e["input_row"] for e in found["order_value_not_positive"]["examples"]] == [8, 9]
+    assert found["order_value_not_positive"]["count"] == 1  # the zero; the negative value is a return, netted
+    assert [e["input_row"] for e in found["order_value_not_positive"]["examples"]] == [8]
     assert found["order_date_in_future"]["count"] == 1
     assert found["orders_after_reference"]["count"] == 2  # 2999-01-01 and 2026-05-01 (reference 2026-04-01)
     assert found["unknown_customers"]["count"] == 1 and found["order_nulls"]["count"] == 1
     mart = mart_frame(params)
     assert "Z" not in mart.index
-    assert mart.loc["A"].monetary == pytest.approx(35.75) and mart.loc["B"].monetary == 100.0
+    assert mart.loc["A"].monetary == pytest.approx(35.75) and mart.loc["B"].monetary == pytest.approx(97.0)
+    returns = json.loads((params.mart_dir / "data_quality.json").read_text())["orders"]["returns"]
+    assert (returns["policy"], returns["rows"], returns["customers"], returns["value"]) == ("net", 1, 1, 3.0)
 
 
 def test_unparsable_order_value_stops_with_one_line_and_keeps_the_previous_mart(tmp_path):
