@@ -256,7 +256,6 @@ def test_a_gzip_file_is_read_too(project):
     assert written(result)["transactions"]["path"] == "data/retail.csv.gz"
 
 
-@pytest.mark.xfail(strict=False, reason="needs the ingest branch")
 def test_init_then_run_gives_the_netted_customers_of_an_independent_computation(project):
     from segmentation.config.params import load_params
     from segmentation.mart.pipeline import run
