@@ -118,7 +118,7 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
         if orders.get("customers_without_orders"):
             lines.append(Md("\n{} customers of the customer file have no counted order and are not in the mart.")
                          .format(fmt.count(orders["customers_without_orders"])))
-        lines += returns_words(orders.get("returns"))
+        lines += returns_words(orders.get("returns"), ctx.money)
     else:
         lines = [Md(
             "The customer file {file} had **{rows_in} rows**; **{rows_out}** reached the mart (**{dropped} dropped**). "
@@ -150,9 +150,9 @@ def _order_attributes(ctx: ReportContext) -> str:
     return f"no customer file: the orders give the purchases and each customer's {listed}"
 
 
-def returns_words(returns: dict[str, Any] | None) -> list[Md]:
-    """What the returns policy did, in plain words: rows, customers and value netted or dropped, and the customers
-    whose purchases net to nothing (empty when there were no returns and no such customer)."""
+def returns_words(returns: dict[str, Any] | None, money: fmt.Money) -> list[Md]:
+    """What the returns policy did, in plain words: rows, customers and value (in `money`) netted or dropped, and the
+    customers whose purchases net to nothing (empty when there were no returns and no such customer)."""
     if not returns:
         return []
     lines = []
@@ -162,7 +162,7 @@ def returns_words(returns: dict[str, Any] | None) -> list[Md]:
         lines.append(Md("\n**Returns and cancellations:** {rows} return rows ({pattern}) from {customers} "
                         "customers, worth {value}, were {done}. Frequency and purchase dates count purchases only.")
                      .format(rows=fmt.count(returns["rows"]), customers=fmt.count(returns["customers"]),
-                             value=fmt.money(returns["value"]), done=done,
+                             value=money(returns["value"]), done=done,
                              pattern="negative quantity or value" if not returns.get("order_id_pattern") else
                              Md("negative quantity or value, or an order id matching {}").format(
                                  md_code(returns["order_id_pattern"]))))

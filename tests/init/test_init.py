@@ -4,6 +4,7 @@ default segments, every name and value as data), and what it refuses."""
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -286,3 +287,19 @@ def test_init_then_run_gives_the_netted_customers_of_an_independent_computation(
     assert got["frequency"].tolist() == expected["frequency"].tolist()
     assert pd.to_datetime(got["first_purchase_date"]).tolist() == expected["first"].tolist()
     assert pd.to_datetime(got["last_purchase_date"]).tolist() == expected["last"].tolist()
+
+
+@pytest.mark.slow
+def test_init_then_report_builds_the_site_and_pdf_of_a_store_export_as_written(project):
+    from segmentation.report.build import ReportLayout
+
+    (project / "chapters").symlink_to(ROOT / "chapters")  # the analysts' notebooks, found under ./chapters
+    data = write_online_retail(Path("data/online_retail.csv"), customers=300, seed=21)
+    written_params = init_params(data).path
+    assert main(["report", "--params", str(written_params)]) == 0
+    layout = ReportLayout(project, written_params.stem)
+    pages = " ".join(p.read_text(encoding="utf-8") for p in layout.site_dir.rglob("*.html"))
+    assert "£" in pages and "$" not in re.sub(r"<script.*?</script>|<style.*?</style>", "", pages, flags=re.S)
+    assert "Returns and cancellations:" in pages and "were netted" in pages
+    assert layout.pdf.stat().st_size > 0
+    assert (project / "data" / f"mart-{written_params.stem}" / "customer_segments.parquet").is_file()

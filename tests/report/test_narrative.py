@@ -8,6 +8,7 @@ import pytest
 
 from segmentation.mart.pipeline import run
 from segmentation.report import load_context, narrative
+from segmentation.words.formatting import Money
 from tests.mart.test_orders import retail_params
 
 
@@ -23,11 +24,11 @@ def test_the_data_quality_chapter_says_what_the_returns_did(tmp_path):
 
 
 def test_no_returns_no_words():
-    assert narrative.returns_words(None) == []
+    assert narrative.returns_words(None, Money.of("USD")) == []
     assert narrative.returns_words({"policy": "net", "order_id_pattern": None, "rows": 0, "customers": 0,
-                                    "value": 0.0, "customers_not_positive": 0}) == []
+                                    "value": 0.0, "customers_not_positive": 0}, Money.of("USD")) == []
     dropped = narrative.returns_words({"policy": "drop", "order_id_pattern": None, "rows": 3, "customers": 2,
-                                       "value": 12.5, "customers_not_positive": 0})
+                                       "value": 12.5, "customers_not_positive": 0}, Money.of("USD"))
     assert len(dropped) == 1 and "were dropped: left out" in unescaped(dropped[0])
 
 
