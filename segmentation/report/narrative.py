@@ -17,7 +17,7 @@ from segmentation.report.escape import Md, md_code, md_code_block
 from segmentation.report.recommend import recommendations
 from segmentation.report.tables import check_action
 from segmentation.words import formatting as fmt
-from segmentation.words.attributes import ATTRIBUTES, Attributes, known_attributes
+from segmentation.words.attributes import ATTRIBUTES, Attributes, known_attributes, named
 
 
 def headline(ctx: ReportContext) -> Markdown:
@@ -105,7 +105,7 @@ def data_quality_overview(ctx: ReportContext) -> Markdown:
                       Md("attributes from the customer file {}").format(md_code(_file_name(q["input"]))))
         if not q["input"] and orders.get("attributes"):
             attributes = Md("no customer file: {} from the orders (each customer's most frequent value), other "
-                            "attributes unknown").format(", ".join(orders["attributes"]))
+                            "attributes unknown").format(named(orders["attributes"], "and"))
         visits = "distinct order ids" if orders["frequency"] == "orders" else "distinct purchase days (no order id)"
         lines = [Md(
             "The orders table {file} ({files} file(s)) had **{rows_in} rows**; **{rows_out}** were counted. They "

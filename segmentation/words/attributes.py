@@ -71,12 +71,13 @@ def known_attributes(customers: pd.DataFrame) -> Attributes:
                                 if field in customers.columns and bool(customers[field].notna().any())))
 
 
-def named(fields: Iterable[str]) -> str:
-    """The attributes as a reader says them: 'age', 'age or income', 'age, gender or income'."""
+def named(fields: Iterable[str], last: str = "or") -> str:
+    """The attributes as a reader says them: 'age', 'age or income', 'age, gender or income' (`last`: the word
+    before the last one, e.g. 'and')."""
     names = [ATTRIBUTES.get(field, field.replace("_", " ")) for field in fields]
     if len(names) < 2:
         return "".join(names)
-    return f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 def left_out(fields: Iterable[str], what: str = "this view is left out") -> str:

@@ -20,7 +20,7 @@ def test_the_data_quality_chapter_says_what_the_returns_did(tmp_path):
            "` ^C `) from 4 customers" in text
     assert "were netted: subtracted from the same customers' purchases" in text
     assert "**2 customers** have a net value of zero or less" in text
-    assert "no customer file: country, favorite_category from the orders" in text
+    assert "no customer file: country and favourite category from the orders" in text
 
 
 def test_no_returns_no_words():

@@ -108,9 +108,14 @@ def _ctrl_c_held_from_new_workers() -> Iterator[None]:
 
 
 def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop a pool's worker processes and every process they started (kernels) now: SIGTERM, then SIGKILL."""
+    """Stop a pool's worker processes and every process they started (kernels) now: SIGTERM, then SIGKILL.
+
+    The workers are waited for through their multiprocessing handles, which record how they ended: reaped by
+    anything else (psutil), a worker would stay "alive" to the pool, whose shutdown then waits for it for ever.
+    """
+    workers = dict(getattr(pool, "_processes", None) or {})  # the pool's own record: pid → multiprocessing.Process
     procs: list[psutil.Process] = []
-    for pid in list(getattr(pool, "_processes", None) or {}):  # the pool's own record of its workers
+    for pid in workers:
         try:
             worker = psutil.Process(pid)
             procs += [worker, *worker.children(recursive=True)]  # before the workers go: kernels are reparented
@@ -121,7 +126,13 @@ def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
             proc.terminate()
         except psutil.NoSuchProcess:
             pass
-    _gone, alive = psutil.wait_procs(procs, timeout=STOP_TIMEOUT_S)
+    kernels = [proc for proc in procs if proc.pid not in workers]
+    for worker_process in workers.values():
+        worker_process.join(STOP_TIMEOUT_S)
+        if worker_process.is_alive():
+            worker_process.kill()
+            worker_process.join(STOP_TIMEOUT_S)
+    _gone, alive = psutil.wait_procs(kernels, timeout=STOP_TIMEOUT_S)  # not our children: psutil only watches them
     for proc in alive:
         try:
             proc.kill()
