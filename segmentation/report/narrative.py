@@ -167,9 +167,10 @@ def returns_words(returns: dict[str, Any] | None, money: fmt.Money) -> list[Md]:
                              Md("negative quantity or value, or an order id matching {}").format(
                                  md_code(returns["order_id_pattern"]))))
     if returns["customers_not_positive"]:
-        lines.append(Md("\n**{n} customers** have a net value of zero or less (their returns outweigh their "
-                        "purchases, or they only returned); they are not scored, and the checks below count them.")
-                     .format(n=fmt.count(returns["customers_not_positive"])))
+        n = returns["customers_not_positive"]
+        lines.append(Md("\n**{n}** {who} a net value of zero or less (their returns outweigh their purchases, or they "
+                        "only returned); they are not scored, and the checks below count them.")
+                     .format(n=fmt.count(n), who="customer has" if n == 1 else "customers have"))
     return lines
 
 

@@ -19,7 +19,7 @@ def test_the_data_quality_chapter_says_what_the_returns_did(tmp_path):
     assert "**Returns and cancellations:** 4 return rows (negative quantity or value, or an order id matching " \
            "` ^C `) from 4 customers" in text
     assert "were netted: subtracted from the same customers' purchases" in text
-    assert "**2 customers** have a net value of zero or less" in text
+    assert "**2** customers have a net value of zero or less" in text
     assert "no customer file: country and favourite category from the orders" in text
 
 
