@@ -116,7 +116,7 @@ KILLED_BUILD = textwrap.dedent("""
     from pathlib import Path
     from segmentation.core import atomic
     from segmentation.config.params import load_params
-    from segmentation.report.build import build_report
+    from segmentation.report.build import ReportLayout, build_report
     from tests.kill_hook import kill_at_step
     from tests.report.test_publish import report_files
 
