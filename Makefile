@@ -73,10 +73,11 @@ test-spark: $(STAMP) $(DEV)  ## the Spark parity tests (installs pyspark)
 lint: $(STAMP) $(DEV)  ## check style and common mistakes with ruff (settings in pyproject.toml)
 	$(PY) -m ruff check .
 
-bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 beside the DuckDB floor, bare SQL, pandas), dashboard, report, 1e8 orders
+bench: $(STAMP)  ## time the mart (1e5, 1e6, 1e7 beside the DuckDB floor, bare SQL, pandas), dashboard, report, 1e8 orders, mapping
 	$(PY) -m benchmarks.mart
 	$(PY) -m benchmarks.report
 	$(PY) -m benchmarks.transactions
+	$(PY) -m benchmarks.mapping --orders 1e8
 
 clean:  ## remove generated data, builds and figures (keeps .venv)
 	rm -rf data build figures bench-out

@@ -406,3 +406,29 @@ def test_the_report_bench_runs_the_projects_chapters_from_its_own_folder(tmp_pat
     params = load_params(report_params(ROOT / "params" / "default.yaml", tmp_path, csv))
     assert params.chapters_dir == ROOT / "chapters"
     assert params.input_path == csv and params.mart_dir == tmp_path / "mart"
+
+
+@pytest.mark.bench
+def test_the_mapping_bench_reads_the_export_as_the_same_orders_less_its_returns(tmp_path):
+    """The export holds every order under a store's column names plus one return line per RETURN_EVERY orders;
+    read through its mapping and netted, each customer's revenue is the plain one less what they returned."""
+    from benchmarks import mapping
+    from benchmarks.transactions import prepare_order_inputs
+    from segmentation.mart.pipeline import run
+
+    inputs = prepare_order_inputs(20_000, tmp_path, lambda _line: None)
+    export = tmp_path / "export.parquet"
+    lines = mapping.write_export(inputs.orders_dir, export)
+    orders = pd.read_parquet(inputs.orders_dir)
+    returned = orders[orders["order_id"] % mapping.RETURN_EVERY == 0]
+    assert lines == len(orders) + len(returned)
+    marts = {kind: run(load_params(mapping.run_params(kind, ROOT / "params" / "default.yaml", tmp_path,
+                                                      inputs.orders_dir, export))).mart_dir
+             for kind in ("plain", "mapped")}
+    plain, mapped = (pd.read_parquet(marts[k] / "customer_segments.parquet").set_index("source_customer_id")
+                     for k in ("plain", "mapped"))
+    lost = returned.groupby(returned["customer_id"].astype(str))["order_value"].sum()
+    expected = (plain["monetary"] - lost.reindex(plain.index, fill_value=0)).round(2)
+    expected = expected[expected > 0]  # a customer whose every order came back is not scored
+    assert mapped["monetary"].round(2).sort_index().equals(expected.sort_index())
+    assert (mapped["frequency"] == plain.loc[mapped.index, "frequency"]).all()  # returns are not purchases
