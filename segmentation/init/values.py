@@ -12,6 +12,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from segmentation.config.params import FileFormat
+from segmentation.mart import quality
+
 # (decimal, thousands) pairs a number may be written with, most common first: the first that reads every value of
 # every mapped number column wins when the sample cannot tell them apart.
 MARKS: tuple[tuple[str, str | None], ...] = (
@@ -119,13 +122,9 @@ def _parses(text: str, fmt: str) -> bool:
 
 
 def number_pattern(decimal: str, thousands: str | None) -> re.Pattern[str]:
-    """The shape of a number written with these marks: sign, digits (grouped by three with a thousands mark, or
-    not grouped at all), optional decimal part."""
-    d = re.escape(decimal)
-    whole = r"\d+"
-    if thousands is not None:
-        whole = rf"(?:\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+)"
-    return re.compile(rf"[+-]?(?:{whole}(?:{d}\d*)?|{d}\d+)")
+    """The shape of a number written with these marks, as the mart reads it (`quality.number_pattern`): what init
+    calls a number is what the run will parse."""
+    return re.compile(quality.number_pattern(FileFormat(decimal=decimal, thousands=thousands)))
 
 
 _PATTERNS = {marks: number_pattern(*marks) for marks in MARKS}
@@ -144,7 +143,7 @@ def parse_number(text: str, decimal: str, thousands: str | None) -> float | None
     if not _PATTERNS.get((decimal, thousands), number_pattern(decimal, thousands)).fullmatch(text):
         return None
     if thousands is not None:
-        text = text.replace(thousands, "")
+        text = re.sub(quality.thousands_class(thousands), "", text)
     return float(text.replace(decimal, "."))
 
 

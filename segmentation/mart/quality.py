@@ -228,7 +228,7 @@ def parse_number(text: ibis.StringValue, kind: str, fmt: FileFormat) -> ibis.Num
     valid = text.re_search(number_pattern(fmt))
     plain = text
     if fmt.thousands is not None:
-        plain = plain.re_replace(_thousands_class(fmt.thousands), "")
+        plain = plain.re_replace(thousands_class(fmt.thousands), "")
     if fmt.decimal == ",":
         plain = plain.replace(",", ".")
     return ibis.ifelse(valid, plain.try_cast(kind), ibis.null(kind))
@@ -240,11 +240,11 @@ def number_pattern(fmt: FileFormat) -> str:
     decimal = re.escape(fmt.decimal)
     digits = "[0-9]+"
     if fmt.thousands is not None:
-        digits = f"([0-9]{{1,3}}({_thousands_class(fmt.thousands)}[0-9]{{3}})+|[0-9]+)"
+        digits = f"([0-9]{{1,3}}({thousands_class(fmt.thousands)}[0-9]{{3}})+|[0-9]+)"
     return f"^[+-]?({digits}({decimal}[0-9]*)?|{decimal}[0-9]+)$"
 
 
-def _thousands_class(mark: str) -> str:
+def thousands_class(mark: str) -> str:
     """The thousands mark as a regex character class (a space also as no-break and narrow no-break space)."""
     return "[ \u00a0\u202f]" if mark == " " else f"[{re.escape(mark)}]"
 
