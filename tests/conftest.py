@@ -122,44 +122,34 @@ def small_csv(tmp_path_factory) -> Path:
     return write_customers(folder / "customers.csv", rows=SMALL_ROWS, seed=7)
 
 
+def built_mart(folder: Path, params_file: str, **overrides) -> Params:
+    """A copy of params/`params_file` in `folder` with these keys replaced, its mart (folder/mart) built."""
+    params = load_params(params_copy(ROOT / "params" / params_file, folder, mart_dir=folder / "mart", **overrides))
+    run(params)
+    return params
+
+
 @pytest.fixture(scope="session")
 def small_mart(tmp_path_factory, small_csv) -> Params:
     """Params (a copy of params/default.yaml) whose mart is already built from the small file."""
-    folder = tmp_path_factory.mktemp("mart")
-    path = params_copy(ROOT / "params" / "default.yaml", folder, input=small_csv, mart_dir=folder / "mart")
-    params = load_params(path)
-    run(params)
-    return params
+    return built_mart(tmp_path_factory.mktemp("mart"), "default.yaml", input=small_csv)
 
 
 @pytest.fixture(scope="session")
 def small_mart_rfm11(tmp_path_factory, small_csv) -> Params:
     """The same small file segmented with params/rfm11.yaml."""
-    folder = tmp_path_factory.mktemp("mart11")
-    path = params_copy(ROOT / "params" / "rfm11.yaml", folder, input=small_csv, mart_dir=folder / "mart")
-    params = load_params(path)
-    run(params)
-    return params
+    return built_mart(tmp_path_factory.mktemp("mart11"), "rfm11.yaml", input=small_csv)
 
 
 @pytest.fixture(scope="session")
 def orders_only_mart(tmp_path_factory) -> Params:
     """Params whose mart is built from orders alone (no customer file): the CDNOW purchase log, 23,570 customers."""
-    folder = tmp_path_factory.mktemp("orders-only")
     orders = ROOT / "tests" / "fixtures" / "cdnow" / "cdnow_orders.csv.gz"
-    path = params_copy(ROOT / "params" / "default.yaml", folder, input=None, transactions={"path": str(orders)},
-                       mart_dir=folder / "mart", reference_date="1998-07-01")
-    params = load_params(path)
-    run(params)
-    return params
+    return built_mart(tmp_path_factory.mktemp("orders-only"), "default.yaml", input=None,
+                      transactions={"path": str(orders)}, reference_date="1998-07-01")
 
 
 @pytest.fixture(scope="session")
 def small_mart_gbp(tmp_path_factory, small_csv) -> Params:
     """The small file segmented with params/default.yaml set to `currency: GBP`."""
-    folder = tmp_path_factory.mktemp("mart_gbp")
-    path = params_copy(ROOT / "params" / "default.yaml", folder, input=small_csv, mart_dir=folder / "mart",
-                       currency="GBP")
-    params = load_params(path)
-    run(params)
-    return params
+    return built_mart(tmp_path_factory.mktemp("mart_gbp"), "default.yaml", input=small_csv, currency="GBP")
